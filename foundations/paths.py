@@ -1,0 +1,49 @@
+"""Where a run's files live, and the partial-directory-then-rename way of finishing a run.
+
+Layout: {output_dir}/trial{N}/level{L}/{experiment}/ for level-based runs and
+{output_dir}/trial{N}/train/ for single training runs. Each run directory holds the files
+named below. A run is written into a hidden '.{name}.partial' sibling and renamed into place
+when complete, so a run directory exists only if the whole run finished.
+"""
+
+import os
+import shutil
+
+MASKS = 'masks.npz'
+INITIAL_WEIGHTS = 'initial.npz'
+FINAL_WEIGHTS = 'final.npz'
+METRICS = 'metrics.csv'
+SUMMARY = 'summary.json'
+TENSORBOARD = 'tensorboard'
+
+
+def trial_dir(output_dir, trial):
+  return os.path.join(output_dir, f'trial{trial}')
+
+
+def run_dir(output_dir, trial, level, experiment):
+  return os.path.join(trial_dir(output_dir, trial), f'level{level}', experiment)
+
+
+def partial_dir(final_dir):
+  parent, name = os.path.split(os.path.normpath(final_dir))
+  return os.path.join(parent, f'.{name}.partial')
+
+
+def is_complete(final_dir):
+  return os.path.isfile(os.path.join(final_dir, SUMMARY))
+
+
+def start(final_dir):
+  """Creates an empty partial directory for `final_dir` (discarding a stale one) and returns it."""
+  partial = partial_dir(final_dir)
+  shutil.rmtree(partial, ignore_errors=True)
+  os.makedirs(partial)
+  return partial
+
+
+def commit(partial, final_dir):
+  """Renames a finished partial directory into place, replacing an older run directory."""
+  if os.path.exists(final_dir):
+    shutil.rmtree(final_dir)
+  os.rename(partial, final_dir)

@@ -1,0 +1,118 @@
+"""Layer-wise magnitude pruning of surviving weights, and set operations on masks.
+
+Each round removes exactly round(rate x survivors) of a layer's surviving weights, those with the
+smallest |final weight|. Ties are broken by position (lower flat index pruned first), so the
+result never depends on sort stability, and already-pruned weights stay pruned.
+"""
+
+import math
+
+import numpy as np
+
+from foundations import errors
+
+
+def check_rate(name, rate):
+  if not 0.0 <= rate < 1.0:
+    raise errors.UserInputError(f'prune rate for {name} is {rate}; expected a value in [0, 1)')
+
+
+def count_to_remove(rate, survivors):
+  """round(rate x survivors), rounding halves up (Python's round() would round them to even)."""
+  return int(math.floor(rate * survivors + 0.5))
+
+
+def prune_layer(mask, weights, rate):
+  """A new mask with round(rate x survivors) more of this layer's weights removed."""
+  mask = np.asarray(mask)
+  survivors = np.flatnonzero(mask.ravel())
+  n_remove = count_to_remove(rate, survivors.size)
+  magnitudes = np.abs(np.asarray(weights).ravel()[survivors])
+  order = np.lexsort((survivors, magnitudes))  # by magnitude, then by position
+  new_mask = mask.ravel().astype(np.float32)  # a copy
+  new_mask[survivors[order[:n_remove]]] = 0.0
+  return new_mask.reshape(mask.shape)
+
+
+def prune_by_percent(rates, masks, final_weights):
+  """Prunes every layer named in `rates` ({layer: fraction of survivors to remove}).
+
+  Args:
+    rates: {layer name: rate in [0, 1)}.
+    masks: {layer name: current 0/1 mask}.
+    final_weights: {'{layer}/kernel': trained kernel}, as from model_state.get_weights.
+
+  Returns:
+    {layer name: new mask}; layers without a rate keep their mask.
+  """
+  new_masks = {}
+  for name, mask in masks.items():
+    rate = rates.get(name, 0.0)
+    check_rate(name, rate)
+    new_masks[name] = prune_layer(mask, final_weights[f'{name}/kernel'], rate)
+  return new_masks
+
+
+def random_masks_like(masks, rng):
+  """Random masks with exactly the same number of survivors per layer as `masks`."""
+  random_masks = {}
+  for name, mask in masks.items():
+    flat = np.zeros(mask.size, dtype=np.float32)
+    flat[rng.permutation(mask.size)[:int(np.count_nonzero(mask))]] = 1.0
+    random_masks[name] = flat.reshape(mask.shape)
+  return random_masks
+
+
+def union(masks_a, masks_b):
+  return {name: np.maximum(masks_a[name], masks_b[name]) for name in masks_a}
+
+
+def intersection(masks_a, masks_b):
+  return {name: np.minimum(masks_a[name], masks_b[name]) for name in masks_a}
+
+
+def remaining_weights(masks):
+  """{layer: surviving weight count}."""
+  return {name: int(np.count_nonzero(mask)) for name, mask in masks.items()}
+
+
+def percent_remaining(masks):
+  """({layer: percent of its weights surviving}, percent of all masked weights surviving)."""
+  per_layer = {name: 100.0 * np.count_nonzero(mask) / mask.size for name, mask in masks.items()}
+  total = sum(mask.size for mask in masks.values())
+  overall = 100.0 * sum(np.count_nonzero(mask) for mask in masks.values()) / total
+  return per_layer, overall
+
+
+def one_shot_rates(rates, layer_sizes, target_percent):
+  """Per-layer rates that reach `target_percent` overall remaining in a single pruning step.
+
+  The layers keep the proportions of iterative pruning: after k rounds layer l keeps
+  (1 - rates[l])^k of its weights. k is solved (as a real number, by bisection) so the overall
+  percent remaining equals the target, and each layer is pruned by 1 - (1 - rates[l])^k.
+
+  Args:
+    rates: {layer: per-round rate in [0, 1)}.
+    layer_sizes: {layer: weight count}.
+    target_percent: overall percent of weights to keep, in (0, 100].
+  """
+  for name, rate in rates.items():
+    check_rate(name, rate)
+  total = sum(layer_sizes.values())
+
+  def percent_after(rounds):
+    kept = sum(size * (1.0 - rates.get(name, 0.0)) ** rounds for name, size in layer_sizes.items())
+    return 100.0 * kept / total
+
+  floor = 100.0 * sum(size for name, size in layer_sizes.items() if rates.get(name, 0.0) == 0)
+  if target_percent <= floor / total:
+    raise errors.UserInputError(
+        f'--percent_remaining={target_percent}: unreachable, layers that are never pruned '
+        f'already hold {floor / total:.2f}% of the weights')
+  low, high = 0.0, 1.0
+  while percent_after(high) > target_percent:
+    high *= 2
+  for _ in range(200):
+    middle = (low + high) / 2
+    low, high = (middle, high) if percent_after(middle) > target_percent else (low, middle)
+  return {name: 1.0 - (1.0 - rates.get(name, 0.0)) ** high for name in layer_sizes}

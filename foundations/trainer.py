@@ -1,0 +1,173 @@
+"""The compiled masked training loop.
+
+One `Trainer` serves every run of an experiment: it owns the model, the optimizer and two
+compiled functions (train `eval_interval` iterations; evaluate a split), so levels after the
+first reuse the traced graphs instead of retracing. The whole dataset lives on the device and a
+call runs hundreds of steps with no Python in between; XLA compiles both functions.
+
+Each run starts from the weights and masks it is given, with the optimizer state reset to zero
+(a fresh optimizer: Adam moments never leak from one round into the next).
+"""
+
+import dataclasses
+import time
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+import tf_keras as keras
+
+from foundations import errors
+from foundations import model_state
+
+METRIC_COLUMNS = ('iteration', 'train_loss', 'train_accuracy', 'validation_loss',
+                  'validation_accuracy', 'test_loss', 'test_accuracy')
+
+
+@dataclasses.dataclass
+class TrainingResult:
+  initial_weights: dict  # as given (pruned positions zero)
+  final_weights: dict  # kernel * mask
+  history: pd.DataFrame  # METRIC_COLUMNS, one row every eval_interval iterations
+  wall_seconds: float
+  steps_per_second: float
+
+
+class _EvalSplit:
+  """A split on the device, padded to whole evaluation batches, with 0-weights on the padding."""
+
+  def __init__(self, images, labels, batch_size):
+    count = len(labels)
+    batch_size = min(batch_size, count)
+    chunks = -(-count // batch_size)
+    pad = chunks * batch_size - count
+    images = np.concatenate([images, np.zeros((pad,) + images.shape[1:], images.dtype)])
+    labels = np.concatenate([labels, np.zeros(pad, labels.dtype)]).astype(np.int32)
+    weights = np.concatenate([np.ones(count, np.float32), np.zeros(pad, np.float32)])
+    shape = (chunks, batch_size)
+    self.images = tf.Variable(images.reshape(shape + images.shape[1:]), trainable=False)
+    self.labels = tf.Variable(labels.reshape(shape), trainable=False)
+    self.weights = tf.Variable(weights.reshape(shape), trainable=False)
+
+
+def _loss_and_correct(model, images, labels, training):
+  logits = model(images, training=training)
+  losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+  correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels),
+                    tf.float32)
+  return losses, correct
+
+
+class Trainer:
+  """Trains `model` on in-memory data with minibatch order from a BatchOrder.
+
+  Args:
+    model: a built keras model whose prunable layers are masked layers.
+    optimizer: a tf_keras optimizer; its state is zeroed at the start of every run.
+    train: (images, labels) numpy arrays of the training split.
+    validation, test: (images, labels) numpy arrays evaluated every eval_interval iterations.
+    eval_batch_size: examples per evaluation batch (bounds evaluation memory).
+    jit_compile: compile with XLA (faster on CPU; disable for debugging).
+  """
+
+  def __init__(self, model, optimizer, train, validation, test, eval_batch_size=1000,
+               jit_compile=True):
+    self.model = model
+    self.optimizer = optimizer
+    self.optimizer.build(model.trainable_variables)
+    self._train_images = tf.Variable(train[0], trainable=False)
+    self._train_labels = tf.Variable(train[1].astype(np.int32), trainable=False)
+    self.num_train_examples = len(train[1])
+    self._splits = {'validation': _EvalSplit(*validation, eval_batch_size),
+                    'test': _EvalSplit(*test, eval_batch_size)}
+    self._train_steps = tf.function(self._train_steps_fn, jit_compile=jit_compile)
+    self._evaluate = tf.function(self._evaluate_fn, jit_compile=jit_compile)
+    self.traces = 0  # Python traces of the compiled functions, for leak checks
+
+  def _train_steps_fn(self, batch_indices):
+    """Runs one step per row of batch_indices; returns (mean loss, mean accuracy)."""
+    self.traces += 1
+    variables = self.model.trainable_variables
+    loss_sum = tf.constant(0.0)
+    correct_sum = tf.constant(0.0)
+    for step in tf.range(tf.shape(batch_indices)[0]):
+      images = tf.gather(self._train_images, batch_indices[step])
+      labels = tf.gather(self._train_labels, batch_indices[step])
+      with tf.GradientTape() as tape:
+        losses, correct = _loss_and_correct(self.model, images, labels, training=True)
+        loss = tf.reduce_mean(losses)
+      self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+      loss_sum += loss
+      correct_sum += tf.reduce_mean(correct)
+    steps = tf.cast(tf.shape(batch_indices)[0], tf.float32)
+    return loss_sum / steps, correct_sum / steps
+
+  def _evaluate_fn(self, images, labels, weights):
+    """(mean loss, accuracy) over a padded split."""
+    self.traces += 1
+    loss_sum = tf.constant(0.0)
+    correct_sum = tf.constant(0.0)
+    for chunk in tf.range(tf.shape(labels)[0]):
+      losses, correct = _loss_and_correct(self.model, images[chunk], labels[chunk], False)
+      loss_sum += tf.reduce_sum(losses * weights[chunk])
+      correct_sum += tf.reduce_sum(correct * weights[chunk])
+    count = tf.reduce_sum(weights)
+    return loss_sum / count, correct_sum / count
+
+  def evaluate(self, split):
+    """{'{split}_loss': ..., '{split}_accuracy': ...} for 'validation' or 'test'."""
+    data = self._splits[split]
+    loss, accuracy = self._evaluate(data.images, data.labels, data.weights)
+    return {f'{split}_loss': float(loss), f'{split}_accuracy': float(accuracy)}
+
+  def reset_optimizer(self):
+    for variable in self.optimizer.variables:
+      variable.assign(tf.zeros_like(variable))
+
+  def train(self, initial_weights, masks, training_iterations, batch_order, eval_interval=100,
+            on_eval=None):
+    """Trains from `initial_weights` under `masks` for `training_iterations` steps.
+
+    Args:
+      initial_weights: {'{layer}/kernel'|'{layer}/bias': array}.
+      masks: {layer: 0/1 array}.
+      training_iterations: optimizer steps to run.
+      batch_order: a BatchOrder over this trainer's training split.
+      eval_interval: evaluate validation and test every this many iterations (and at the end).
+      on_eval: optional callable(row dict, seconds elapsed), called after every evaluation.
+
+    Returns:
+      A TrainingResult.
+
+    Raises:
+      errors.TrainingDivergedError: if the training loss becomes NaN or infinite.
+    """
+    model_state.set_masks(self.model, masks)
+    model_state.set_weights(self.model, initial_weights)
+    self.reset_optimizer()
+    initial = model_state.get_weights(self.model)
+    rows = []
+    start = time.perf_counter()
+    iteration = 0
+    while iteration < training_iterations:
+      steps = min(eval_interval, training_iterations - iteration)
+      train_loss, train_accuracy = self._train_steps(
+          tf.constant(batch_order.indices(iteration, steps)))
+      iteration += steps
+      row = {'iteration': iteration, 'train_loss': float(train_loss),
+             'train_accuracy': float(train_accuracy)}
+      if not np.isfinite(row['train_loss']):
+        raise errors.TrainingDivergedError(
+            f'training loss became {row["train_loss"]} by iteration {iteration}')
+      row.update(self.evaluate('validation'))
+      row.update(self.evaluate('test'))
+      rows.append(row)
+      if on_eval is not None:
+        on_eval(row, time.perf_counter() - start)
+    wall_seconds = time.perf_counter() - start
+    return TrainingResult(
+        initial_weights=initial,
+        final_weights=model_state.get_weights(self.model),
+        history=pd.DataFrame(rows, columns=METRIC_COLUMNS),
+        wall_seconds=wall_seconds,
+        steps_per_second=training_iterations / wall_seconds if wall_seconds > 0 else 0.0)

@@ -1,0 +1,1 @@
+"""The science on top of foundations: datasets, experiment protocols, analysis, runner machinery."""

@@ -1,0 +1,89 @@
+"""One runner invocation's settings, validated, with the seeds derived from (--seed, --trial)."""
+
+import dataclasses
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+
+from foundations import errors
+
+EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune')
+REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs')
+# Every random choice has its own stream, so e.g. changing the data order leaves θ0 unchanged.
+SEED_PURPOSES = ('init', 'data_order', 'validation_split', 'dropout', 'reinit', 'random_prune')
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+  """Settings of one experiment; hyperparameter fields are already resolved from defaults."""
+  experiment: str
+  network: str
+  dataset: str
+  output_dir: str
+  training_iterations: int
+  batch_size: int
+  learning_rate: float
+  dataset_path: Optional[str] = None
+  dropout: bool = False
+  eval_interval: int = 100
+  validation_size: int = 5000
+  trial: int = 1
+  seed: int = 0
+  levels: int = 0  # lottery: prune rounds after the dense level 0
+  percent_remaining: Tuple[float, ...] = ()  # one_shot targets
+  control_levels: Tuple[int, ...] = ()  # reinit / random_prune: lottery levels to control
+  reinit_mode: str = 'glorot'
+  masks: Optional[str] = None  # train
+  presets: Optional[str] = None  # train
+  jit_compile: bool = True
+  progress_seconds: float = 15.0
+
+  def seed_for(self, purpose):
+    """A 31-bit seed for one purpose (see SEED_PURPOSES), fixed by --seed and --trial."""
+    state = np.random.SeedSequence([self.seed, self.trial, SEED_PURPOSES.index(purpose)])
+    return int(state.generate_state(1)[0] & 0x7FFFFFFF)
+
+  def validate(self):
+    """Raises UserInputError naming the first bad flag."""
+    checks = [
+        (self.experiment in EXPERIMENTS, 'experiment', f'one of {EXPERIMENTS}'),
+        (self.training_iterations >= 1, 'training_iterations', 'an integer >= 1'),
+        (self.batch_size >= 1, 'batch_size', 'an integer >= 1'),
+        (self.learning_rate > 0, 'learning_rate', 'a number > 0'),
+        (self.eval_interval >= 1, 'eval_interval', 'an integer >= 1'),
+        (self.trial >= 0, 'trial', 'an integer >= 0'),
+        (self.levels >= 0, 'levels', 'an integer >= 0'),
+        (all(0 < p <= 100 for p in self.percent_remaining), 'percent_remaining',
+         'values in (0, 100]'),
+        (all(level >= 0 for level in self.control_levels), 'level', 'integers >= 0'),
+        (self.reinit_mode in REINIT_MODES, 'reinit_mode', f'one of {REINIT_MODES}'),
+    ]
+    for ok, flag, expected in checks:
+      if not ok:
+        value = getattr(self, _FIELD_OF_FLAG.get(flag, flag))
+        raise errors.UserInputError(f'--{flag}={_flag_text(value)}: expected {expected}')
+    check_writable(self.output_dir)
+
+
+_FIELD_OF_FLAG = {'level': 'control_levels'}
+
+
+def _flag_text(value):
+  """A value as it would be typed on the command line."""
+  if isinstance(value, tuple):
+    return ','.join(_flag_text(v) for v in value)
+  return f'{value:g}' if isinstance(value, float) else str(value)
+
+
+def check_writable(output_dir):
+  """Raises UserInputError unless output_dir is, or can be created as, a writable directory."""
+  path = os.path.abspath(output_dir)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise errors.UserInputError(f'--output_dir={output_dir}: exists and is not a directory')
+  existing = path
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+    raise errors.UserInputError(
+        f'--output_dir={output_dir}: not writable ({existing} does not accept new files)')

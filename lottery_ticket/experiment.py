@@ -1,0 +1,115 @@
+"""The shared set-up of every runner: data, model, trainer, and training one recorded run.
+
+An `Experiment` is built once per runner invocation. Everything that can fail because of user
+input (flags, output directory, dataset files, mask files) fails while it is built, before any
+training and before anything is written.
+"""
+
+import os
+import shutil
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from foundations import batching
+from foundations import errors
+from foundations import model_state
+from foundations import paths
+from foundations import save_restore
+from foundations import trainer as trainer_lib
+from lottery_ticket import datasets
+from lottery_ticket import progress
+from lottery_ticket import recording
+
+
+class Experiment:
+  """Data, network and trainer for one ExperimentConfig."""
+
+  def __init__(self, config, spec):
+    config.validate()
+    self.config = config
+    self.spec = spec
+    self.dataset = datasets.load(config.dataset, config.dataset_path, config.validation_size,
+                                 seed=config.seed_for('validation_split'))
+    if config.batch_size > len(self.dataset.train[1]):
+      raise errors.UserInputError(
+          f'--batch_size={config.batch_size}: larger than the {len(self.dataset.train[1])} '
+          'training examples')
+    tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(config.seed_for('dropout'))
+    dropout_rate = spec.dropout_rate if config.dropout else 0.0
+    self.model = spec.build(self.dataset.input_shape, self.dataset.num_classes, dropout_rate)
+    self._trainer = None
+
+  @property
+  def trainer(self):
+    """The compiled trainer, created on first use (it copies the dataset to the device)."""
+    if self._trainer is None:
+      self._trainer = trainer_lib.Trainer(
+          self.model, keras.optimizers.Adam(self.config.learning_rate),
+          self.dataset.train, self.dataset.validation, self.dataset.test,
+          jit_compile=self.config.jit_compile)
+    return self._trainer
+
+  def original_initial_weights(self):
+    """θ0 of this trial: the network's own initializers, seeded by --seed and --trial."""
+    return model_state.sample_initial_weights(self.model, self.config.seed_for('init'))
+
+  def full_masks(self):
+    return {name: np.ones(shape, np.float32)
+            for name, shape in model_state.expected_mask_shapes(self.model).items()}
+
+  def load_masks(self, path):
+    masks = save_restore.load_arrays(path)
+    model_state.check_masks(masks, self.model, path)
+    return {name: mask.astype(np.float32) for name, mask in masks.items()}
+
+  def load_weights(self, path):
+    weights = save_restore.load_arrays(path)
+    model_state.check_arrays(weights, model_state.expected_weight_shapes(self.model), path)
+    return weights
+
+  def run_dir(self, level, experiment):
+    return paths.run_dir(self.config.output_dir, self.config.trial, level, experiment)
+
+  def train(self, final_dir, masks, initial_weights, label, **details):
+    """Trains one run from `initial_weights` under `masks`, records it in `final_dir`.
+
+    Returns:
+      (summary dict, TrainingResult).
+    """
+    config = self.config
+    partial = paths.start(final_dir)
+    tensorboard = recording.TensorBoardWriter(os.path.join(partial, paths.TENSORBOARD))
+    report = progress.Progress(label, config.training_iterations, config.progress_seconds)
+
+    def on_eval(row, elapsed_seconds):
+      tensorboard(row, elapsed_seconds)
+      report(row, elapsed_seconds)
+
+    try:
+      result = self.trainer.train(
+          initial_weights, masks, config.training_iterations,
+          batching.BatchOrder(self.trainer.num_train_examples, config.batch_size,
+                              config.seed_for('data_order')),
+          config.eval_interval, on_eval)
+    except errors.TrainingDivergedError:
+      tensorboard.close()
+      shutil.rmtree(partial, ignore_errors=True)  # no run directory, so nothing prunes from it
+      raise
+    tensorboard.close()
+    summary = recording.summarize(result, masks, dict(
+        details, network=self.spec.name, dataset=config.dataset,
+        dataset_source=self.dataset.source, trial=config.trial, seed=config.seed,
+        training_iterations=config.training_iterations, batch_size=config.batch_size,
+        learning_rate=config.learning_rate, eval_interval=config.eval_interval,
+        dropout=config.dropout))
+    recording.write_run(partial, result, masks, summary)
+    paths.commit(partial, final_dir)
+    print(f'[{label}] done: {summary["percent_remaining"]:.1f}% remaining, early stop at '
+          f'{summary["early_stop_iteration"]}, test accuracy there '
+          f'{100 * summary["test_accuracy_at_early_stop"]:.2f}%, final '
+          f'{100 * summary["final_test_accuracy"]:.2f}%, {summary["wall_seconds"]:.0f} s',
+          flush=True)
+    return summary, result

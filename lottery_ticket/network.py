@@ -1,0 +1,35 @@
+"""What an experiment package tells the shared machinery about one of its networks."""
+
+import dataclasses
+from typing import Callable, Mapping, Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameters:
+  """Training settings; the paper's values are each network's defaults."""
+  learning_rate: float
+  training_iterations: int
+  batch_size: int = 60
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSpec:
+  """A network, its paper hyperparameters and its per-layer prune rates.
+
+  Attributes:
+    name: the --network value.
+    title: the name used in the paper, for logs and reports.
+    build: (input_shape, num_classes, dropout_rate) -> a tf_keras model whose prunable layers
+      are foundations.masked_layers layers; dropout_rate 0 means no dropout.
+    prune_rates: {masked layer name: fraction of surviving weights removed per round}.
+    hyperparameters: defaults without dropout.
+    dropout_hyperparameters: defaults with --dropout (None: the network has no dropout variant).
+    dropout_rate: the rate used with --dropout.
+  """
+  name: str
+  title: str
+  build: Callable
+  prune_rates: Mapping[str, float]
+  hyperparameters: Hyperparameters
+  dropout_hyperparameters: Optional[Hyperparameters] = None
+  dropout_rate: float = 0.5

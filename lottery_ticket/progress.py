@@ -1,0 +1,29 @@
+"""A progress line a few times a minute: where a long run is, how fast, and how it is doing."""
+
+import datetime
+import sys
+import time
+
+
+class Progress:
+  """Callable for Trainer.train(on_eval=...); prints at most every `interval_seconds`."""
+
+  def __init__(self, label, training_iterations, interval_seconds=15.0, stream=None):
+    self.label = label
+    self.training_iterations = training_iterations
+    self.interval_seconds = interval_seconds
+    self.stream = stream or sys.stdout
+    self._last_print = time.monotonic()
+
+  def __call__(self, row, elapsed_seconds):
+    now = time.monotonic()
+    done = row['iteration'] >= self.training_iterations
+    if not done and now - self._last_print < self.interval_seconds:
+      return
+    self._last_print = now
+    steps_per_second = row['iteration'] / max(elapsed_seconds, 1e-9)
+    eta = (self.training_iterations - row['iteration']) / max(steps_per_second, 1e-9)
+    print(f'[{self.label}] iteration {row["iteration"]}/{self.training_iterations} '
+          f'{steps_per_second:.0f} steps/s ETA {datetime.timedelta(seconds=round(eta))} '
+          f'validation {100 * row["validation_accuracy"]:.2f}% '
+          f'test {100 * row["test_accuracy"]:.2f}%', file=self.stream, flush=True)

@@ -1,0 +1,66 @@
+"""Writing one training run's outputs: arrays, metrics, TensorBoard summaries, summary JSON.
+
+A run is recorded into a partial directory and renamed into place only when every file is
+written (foundations.paths), so each run directory is either complete or absent.
+"""
+
+import os
+
+import tensorflow as tf
+
+from foundations import paths
+from foundations import pruning
+from foundations import save_restore
+from lottery_ticket import early_stopping
+
+
+class TensorBoardWriter:
+  """Callable for Trainer.train(on_eval=...): one scalar per metric per evaluation."""
+
+  def __init__(self, log_dir):
+    self._writer = tf.summary.create_file_writer(log_dir)
+
+  def __call__(self, row, elapsed_seconds):
+    del elapsed_seconds
+    with self._writer.as_default(step=row['iteration']):
+      for name, value in row.items():
+        if name != 'iteration':
+          tf.summary.scalar(name, value)
+
+  def close(self):
+    self._writer.close()
+
+
+def layer_summary(masks):
+  """{layer: {'remaining': n, 'total': n, 'percent_remaining': %}} and overall percent."""
+  per_layer, overall = pruning.percent_remaining(masks)
+  remaining = pruning.remaining_weights(masks)
+  layers = {name: {'remaining': remaining[name], 'total': int(masks[name].size),
+                   'percent_remaining': per_layer[name]} for name in masks}
+  return layers, overall
+
+
+def summarize(result, masks, details):
+  """The summary JSON of a finished run: `details` plus sparsity and accuracy figures."""
+  layers, overall = layer_summary(masks)
+  early_stop_iteration, early_stop_accuracy = early_stopping.early_stop(result.history)
+  last = result.history.iloc[-1]
+  return dict(
+      details,
+      layers=layers,
+      percent_remaining=overall,
+      early_stop_iteration=early_stop_iteration,
+      test_accuracy_at_early_stop=early_stop_accuracy,
+      final_test_accuracy=float(last['test_accuracy']),
+      final_validation_accuracy=float(last['validation_accuracy']),
+      wall_seconds=result.wall_seconds,
+      steps_per_second=result.steps_per_second)
+
+
+def write_run(directory, result, masks, summary):
+  """Writes the run's files into `directory` (a partial directory)."""
+  save_restore.save_arrays(os.path.join(directory, paths.MASKS), masks)
+  save_restore.save_arrays(os.path.join(directory, paths.INITIAL_WEIGHTS), result.initial_weights)
+  save_restore.save_arrays(os.path.join(directory, paths.FINAL_WEIGHTS), result.final_weights)
+  save_restore.save_csv(os.path.join(directory, paths.METRICS), result.history)
+  save_restore.save_json(os.path.join(directory, paths.SUMMARY), summary)  # written last

@@ -1,0 +1,21 @@
+"""The paper's LeNet-300-100 settings (Frankle & Carbin 2019, Figure 2 and Appendix G).
+
+Adam 1.2e-3, batch 60, 50,000 iterations; each round prunes 20% of the surviving weights of
+the hidden layers and 10% of the output layer. (The original Google code instead used SGD 0.1
+and batch 64; the paper's settings are canonical here.)
+"""
+
+from lottery_ticket import network
+from mnist_fc import model
+
+LENET = network.NetworkSpec(
+    name='lenet300_100',
+    title='LeNet-300-100',
+    build=model.build,
+    prune_rates={'hidden1': 0.2, 'hidden2': 0.2, 'output': 0.1},
+    hyperparameters=network.Hyperparameters(
+        learning_rate=1.2e-3, training_iterations=50_000, batch_size=60),
+)
+
+NETWORKS = {LENET.name: LENET}
+DEFAULT_DATASET = 'mnist'

@@ -1,0 +1,1 @@
+"""Command-line entry points: python -m mnist_fc.runners.NAME --helpfull."""

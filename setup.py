@@ -1,0 +1,25 @@
+"""Lottery Ticket Hypothesis experiments in TensorFlow 2 / tf_keras."""
+
+import setuptools
+
+setuptools.setup(
+    name='lottery-ticket-tf2',
+    version='0.1.0',
+    description='Winning tickets by iterative magnitude pruning (Frankle & Carbin, ICLR 2019) '
+                'in TensorFlow 2',
+    packages=setuptools.find_packages(include=['foundations', 'lottery_ticket*', 'mnist_fc*']),
+    python_requires='>=3.10,<3.13',
+    install_requires=[
+        'tensorflow>=2.16,<2.22',
+        'tf-keras>=2.16,<2.22',
+        'tensorboard>=2.16,<2.22',  # tf.summary needs it; TF 2.21 no longer installs it
+        'tensorflow-datasets>=4.9,<5',
+        'importlib_resources>=5',  # tfds needs it to download but does not declare it
+        'tensorflow-model-optimization>=0.8,<0.9',
+        'numpy>=1.26,<3',
+        'absl-py>=1.2,<2',  # tensorflow-model-optimization 0.8 pins absl-py~=1.2
+        'pandas>=2,<3',
+        'matplotlib>=3.7,<4',
+    ],
+    extras_require={'test': ['pytest>=7']},
+)

@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+
+from foundations import errors
+from foundations import pruning
+
+
+def test_removes_exactly_rounded_fraction_of_survivors():
+  rng = np.random.default_rng(0)
+  mask = np.ones((30, 10), np.float32)
+  mask[:5] = 0  # 250 survivors
+  new = pruning.prune_layer(mask, rng.normal(size=(30, 10)), 0.2)
+  assert new.sum() == 200
+  assert np.all(new[:5] == 0)  # already-pruned weights stay pruned
+
+
+def test_prunes_smallest_magnitudes():
+  weights = np.array([[0.5, -0.1, 3.0, -2.0, 0.05]])
+  new = pruning.prune_layer(np.ones_like(weights), weights, 0.4)
+  np.testing.assert_array_equal(new, [[1, 0, 1, 1, 0]])
+
+
+def test_ties_broken_by_position():
+  weights = np.full((1, 6), 0.3)
+  new = pruning.prune_layer(np.ones_like(weights), weights, 0.5)
+  np.testing.assert_array_equal(new, [[0, 0, 0, 1, 1, 1]])
+
+
+def test_ignores_magnitudes_of_pruned_weights():
+  weights = np.array([[0.0, 0.0, 1.0, 2.0]])  # pruned weights read zero after training
+  mask = np.array([[0.0, 0.0, 1.0, 1.0]])
+  np.testing.assert_array_equal(pruning.prune_layer(mask, weights, 0.5), [[0, 0, 0, 1]])
+
+
+def test_rounds_half_up():
+  assert pruning.count_to_remove(0.5, 5) == 3
+  assert pruning.count_to_remove(0.1, 1000) == 100
+
+
+def test_lenet_rates_over_three_rounds():
+  rng = np.random.default_rng(1)
+  rates = {'hidden': 0.2, 'output': 0.1}
+  masks = {'hidden': np.ones((100, 50), np.float32), 'output': np.ones((50, 10), np.float32)}
+  history = []
+  for _ in range(3):
+    weights = {f'{k}/kernel': rng.normal(size=m.shape) for k, m in masks.items()}
+    new = pruning.prune_by_percent(rates, masks, weights)
+    assert all(np.all(new[k] <= masks[k]) for k in masks)  # monotone
+    masks = new
+    history.append(pruning.remaining_weights(masks))
+  assert [h['hidden'] for h in history] == [4000, 3200, 2560]
+  assert [h['output'] for h in history] == [450, 405, 364]
+
+
+@pytest.mark.parametrize('rate', [-0.1, 1.0, 1.5])
+def test_rejects_rates_outside_unit_interval(rate):
+  with pytest.raises(errors.UserInputError, match='prune rate'):
+    pruning.prune_by_percent({'a': rate}, {'a': np.ones((2, 2))}, {'a/kernel': np.ones((2, 2))})
+
+
+def test_union_and_intersection():
+  a = {'l': np.array([1.0, 1.0, 0.0, 0.0])}
+  b = {'l': np.array([1.0, 0.0, 1.0, 0.0])}
+  np.testing.assert_array_equal(pruning.union(a, b)['l'], [1, 1, 1, 0])
+  np.testing.assert_array_equal(pruning.intersection(a, b)['l'], [1, 0, 0, 0])
+
+
+def test_random_masks_keep_per_layer_counts():
+  masks = {'a': (np.arange(100).reshape(10, 10) % 3 == 0).astype(np.float32),
+           'b': np.ones((4, 5), np.float32)}
+  random = pruning.random_masks_like(masks, np.random.default_rng(0))
+  assert pruning.remaining_weights(random) == pruning.remaining_weights(masks)
+  assert not np.array_equal(random['a'], masks['a'])
+
+
+def test_one_shot_rates_reach_target_with_iterative_proportions():
+  rates = {'hidden': 0.2, 'output': 0.1}
+  sizes = {'hidden': 10000, 'output': 100}
+  one_shot = pruning.one_shot_rates(rates, sizes, 40.0)
+  kept = sum(sizes[k] * (1 - one_shot[k]) for k in sizes)
+  assert kept == pytest.approx(0.4 * 10100)
+  rounds = np.log(1 - one_shot['hidden']) / np.log(0.8)
+  assert np.log(1 - one_shot['output']) / np.log(0.9) == pytest.approx(rounds)
+  assert pruning.one_shot_rates(rates, sizes, 100.0) == {'hidden': 0.0, 'output': 0.0}
+
+
+def test_percent_remaining():
+  per_layer, overall = pruning.percent_remaining(
+      {'a': np.array([1.0, 0.0]), 'b': np.array([1.0, 1.0, 1.0, 0.0])})
+  assert per_layer == {'a': 50.0, 'b': 75.0}
+  assert overall == pytest.approx(400 / 6)

@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from foundations import batching
+from foundations import errors
+from foundations import model_state
+from foundations import pruning
+from foundations import trainer
+from mnist_fc import model as lenet
+
+
+@pytest.fixture(scope='module')
+def setup():
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 255, (300, 28, 28, 1)).astype(np.uint8)
+  labels = rng.integers(0, 10, 300).astype(np.uint8)
+  net = lenet.build((28, 28, 1), 10)
+  t = trainer.Trainer(net, keras.optimizers.Adam(1e-3), (images[:200], labels[:200]),
+                      (images[200:250], labels[200:250]), (images[250:], labels[250:]),
+                      eval_batch_size=32)
+  initial = model_state.sample_initial_weights(net, seed=1)
+  ones = {k: np.ones(s, np.float32) for k, s in model_state.expected_mask_shapes(net).items()}
+  return t, initial, ones
+
+
+def _half_masks(initial, ones):
+  return pruning.prune_by_percent({k: 0.5 for k in ones}, ones, initial)
+
+
+def test_pruned_weights_stay_exactly_zero(setup):
+  t, initial, ones = setup
+  masks = _half_masks(initial, ones)
+  result = t.train(initial, masks, 30, batching.BatchOrder(200, 20, 0), eval_interval=10)
+  for name, mask in masks.items():
+    kernel = t.model.get_layer(name).kernel.numpy()
+    assert np.all(kernel[mask == 0] == 0)  # the variable itself, not only kernel * mask
+    assert np.all(result.final_weights[f'{name}/kernel'][mask == 0] == 0)
+    assert np.any(result.final_weights[f'{name}/kernel'] != result.initial_weights[
+        f'{name}/kernel'])
+  assert list(result.history['iteration']) == [10, 20, 30]
+  assert tuple(result.history.columns) == trainer.METRIC_COLUMNS
+
+
+def test_run_starts_from_given_weights_and_fresh_optimizer(setup):
+  t, initial, ones = setup
+  order = batching.BatchOrder(200, 20, 3)
+  first = t.train(initial, ones, 25, order, eval_interval=5)
+  assert any(np.any(v.numpy() != 0) for v in t.optimizer.variables)  # state exists ...
+  second = t.train(initial, ones, 25, order, eval_interval=5)  # ... and is reset here
+  for key, value in initial.items():
+    np.testing.assert_array_equal(first.initial_weights[key], value)
+  for key in first.final_weights:
+    np.testing.assert_array_equal(first.final_weights[key], second.final_weights[key])
+  assert first.history.equals(second.history)
+
+
+def test_no_retracing_across_runs(setup):
+  t, initial, ones = setup
+  order = batching.BatchOrder(200, 20, 0)
+  t.train(initial, ones, 20, order, eval_interval=10)
+  traces = t.traces
+  t.train(initial, _half_masks(initial, ones), 20, order, eval_interval=10)
+  assert t.traces == traces
+
+
+def test_divergence_raises(setup):
+  _, initial, ones = setup
+  t, _, _ = setup
+  huge = {k: v * 1e30 for k, v in initial.items()}
+  with pytest.raises(errors.TrainingDivergedError, match='iteration 10'):
+    t.train(huge, ones, 30, batching.BatchOrder(200, 20, 0), eval_interval=10)
+
+
+def test_batch_order_reshuffles_every_epoch_and_is_a_function_of_iteration():
+  order = batching.BatchOrder(10, 4, seed=5)
+  stream = order.indices(0, 10).ravel()  # 40 examples = 4 epochs
+  for epoch in range(4):
+    assert sorted(stream[10 * epoch:10 * epoch + 10]) == list(range(10))
+  assert not np.array_equal(stream[:10], stream[10:20])
+  parts = np.concatenate([batching.BatchOrder(10, 4, 5).indices(i, 1) for i in range(10)])
+  np.testing.assert_array_equal(parts.ravel(), stream)
+  assert not np.array_equal(batching.BatchOrder(10, 4, 6).indices(0, 10).ravel(), stream)
