@@ -50,3 +50,31 @@ def small_run_flags(dataset_path, output_dir, iterations=60):
   return [f'--dataset_path={dataset_path}', f'--output_dir={output_dir}',
           f'--training_iterations={iterations}', '--eval_interval=20', '--validation_size=100',
           '--batch_size=20']
+
+
+def make_cifar_dataset(directory, per_batch=40, test_size=40, seed=0):
+  """CIFAR-10 python-version batch files; class c brightens a band of rows in one channel."""
+  import pickle  # pylint: disable=g-import-not-at-top
+  os.makedirs(directory, exist_ok=True)
+  rng = np.random.default_rng(seed)
+  names = [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']
+  for name in names:
+    size = test_size if name == 'test_batch' else per_batch
+    labels = rng.integers(0, 10, size)
+    images = rng.integers(0, 100, (size, 3, 32, 32)).astype(np.uint8)
+    for i, label in enumerate(labels):
+      images[i, label % 3, 3 * label:3 * label + 3, :] += 150
+    with open(os.path.join(directory, name), 'wb') as f:
+      pickle.dump({b'data': images.reshape(size, -1), b'labels': labels.tolist()}, f)
+  return directory
+
+
+@pytest.fixture(scope='session')
+def cifar_dataset(tmp_path_factory):
+  return make_cifar_dataset(str(tmp_path_factory.mktemp('cifar')))
+
+
+def read_summary(run_dir):
+  import json  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(run_dir, 'summary.json')) as f:
+    return json.load(f)

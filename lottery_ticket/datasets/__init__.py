@@ -13,6 +13,7 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 
 from foundations import errors
+from lottery_ticket.datasets import cifar
 from lottery_ticket.datasets import idx
 from lottery_ticket.datasets import tfds_source
 
@@ -31,6 +32,8 @@ DATASETS = {
     'fashion_mnist': DatasetSpec(
         'fashion_mnist', 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/',
         idx.load_split, idx.has_files, local_dirs=('/usr/share/datasets/fashion-mnist',)),
+    'cifar10': DatasetSpec(
+        'cifar10', 'https://www.cs.toronto.edu/~kriz/', cifar.load_split, cifar.has_files),
 }
 
 

@@ -1,0 +1,42 @@
+"""The paper's VGG-like Conv-2/4/6: blocks of two 3x3 'same' convolutions and a 2x2 max-pool,
+then FC 256 -> FC 256 -> output; ReLU and Gaussian Glorot initialisation throughout.
+
+Masked layers are named conv1..convN, fc1, fc2, output. With dropout, it follows each of the
+two hidden fully connected layers and is active only in training.
+"""
+
+import functools
+
+import tf_keras as keras
+
+from foundations import masked_layers
+
+FC_UNITS = (256, 256)
+CONV_BLOCKS = {'conv2': (64,), 'conv4': (64, 128), 'conv6': (64, 128, 256)}
+
+
+def _build(block_filters, input_shape, num_classes, dropout_rate=0.0):
+  model = keras.Sequential()
+  model.add(keras.layers.Rescaling(1.0 / 255, input_shape=tuple(input_shape)))
+  conv_index = 0
+  for filters in block_filters:
+    for _ in range(2):
+      conv_index += 1
+      model.add(masked_layers.MaskedConv2D(
+          filters, 3, padding='same', activation='relu', kernel_initializer='glorot_normal',
+          name=f'conv{conv_index}'))
+    model.add(keras.layers.MaxPooling2D(2))
+  model.add(keras.layers.Flatten())
+  for index, units in enumerate(FC_UNITS, start=1):
+    model.add(masked_layers.MaskedDense(
+        units, activation='relu', kernel_initializer='glorot_normal', name=f'fc{index}'))
+    if dropout_rate:
+      model.add(keras.layers.Dropout(dropout_rate))
+  model.add(masked_layers.MaskedDense(
+      num_classes, kernel_initializer='glorot_normal', name='output'))
+  return model
+
+
+def builder(name):
+  """The build function (input_shape, num_classes, dropout_rate) -> model of Conv-2/4/6."""
+  return functools.partial(_build, CONV_BLOCKS[name])

@@ -1,0 +1,1 @@
+"""Command-line entry points: python -m cifar_conv.runners.NAME --network=conv2|conv4|conv6."""
