@@ -26,7 +26,7 @@ def _spec(name, title, conv_rate, learning_rate, iterations, dropout_lr, dropout
       name=name, title=title, build=model.builder(name), prune_rates=rates,
       hyperparameters=network.Hyperparameters(learning_rate, iterations, batch_size=60),
       dropout_hyperparameters=network.Hyperparameters(dropout_lr, dropout_iterations, 60),
-      dropout_rate=0.5)
+      dropout_rate=0.5, jit_compile=False)
 
 
 NETWORKS = {name: _spec(name, *values) for name, values in _PAPER.items()}

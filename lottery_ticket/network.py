@@ -25,6 +25,8 @@ class NetworkSpec:
     hyperparameters: defaults without dropout.
     dropout_hyperparameters: defaults with --dropout (None: the network has no dropout variant).
     dropout_rate: the rate used with --dropout.
+    jit_compile: whether XLA speeds this network up on CPU (the --jit_compile default). It does
+      for dense networks (1.8x for LeNet); its CPU convolutions are far slower (36x for Conv-2).
   """
   name: str
   title: str
@@ -33,3 +35,4 @@ class NetworkSpec:
   hyperparameters: Hyperparameters
   dropout_hyperparameters: Optional[Hyperparameters] = None
   dropout_rate: float = 0.5
+  jit_compile: bool = True

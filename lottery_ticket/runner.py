@@ -38,7 +38,8 @@ def define_flags(experiment, networks, default_dataset):
   flags.DEFINE_integer('validation_size', 5000, 'Training examples held out for validation.')
   flags.DEFINE_integer('trial', 1, 'Trial number: selects the seeds and the trial directory.')
   flags.DEFINE_integer('seed', 0, 'Base seed, combined with --trial for every random choice.')
-  flags.DEFINE_boolean('jit_compile', True, 'Compile training and evaluation with XLA.')
+  flags.DEFINE_boolean('jit_compile', None,
+                       'Compile with XLA (default: yes for dense networks, no for conv nets).')
   flags.DEFINE_float('progress_seconds', 15.0, 'Seconds between progress lines.')
   if experiment == 'lottery':
     flags.DEFINE_integer('levels', 20, 'Prune rounds after the dense level 0.')
@@ -96,7 +97,8 @@ def config_from_flags(experiment, networks):
       learning_rate=_or_default(FLAGS.learning_rate, defaults.learning_rate),
       dropout=FLAGS.dropout, eval_interval=FLAGS.eval_interval,
       validation_size=FLAGS.validation_size, trial=FLAGS.trial, seed=FLAGS.seed,
-      jit_compile=FLAGS.jit_compile, progress_seconds=FLAGS.progress_seconds, **optional)
+      jit_compile=_or_default(FLAGS.jit_compile, spec.jit_compile),
+      progress_seconds=FLAGS.progress_seconds, **optional)
 
 
 def _fail(message):
