@@ -27,14 +27,7 @@ def _build(block_filters, input_shape, num_classes, dropout_rate=0.0):
           name=f'conv{conv_index}'))
     model.add(keras.layers.MaxPooling2D(2))
   model.add(keras.layers.Flatten())
-  for index, units in enumerate(FC_UNITS, start=1):
-    model.add(masked_layers.MaskedDense(
-        units, activation='relu', kernel_initializer='glorot_normal', name=f'fc{index}'))
-    if dropout_rate:
-      model.add(keras.layers.Dropout(dropout_rate))
-  model.add(masked_layers.MaskedDense(
-      num_classes, kernel_initializer='glorot_normal', name='output'))
-  return model
+  return masked_layers.add_dense_head(model, FC_UNITS, num_classes, dropout_rate)
 
 
 def builder(name):

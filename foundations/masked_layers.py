@@ -18,7 +18,7 @@ def _initializer(preset, default):
 
 
 class _MaskedKernelMixin:
-  """Adds the `mask` weight and the masked kernel to a layer that has a `kernel`."""
+  """Adds the `mask` weight to a layer with a `kernel`, and computes with kernel * mask."""
 
   def _init_presets(self, mask, presets, kwargs):
     presets = presets or {}
@@ -29,7 +29,8 @@ class _MaskedKernelMixin:
     self._initial_mask = None if mask is None else np.asarray(mask, dtype=np.float32)
     return kwargs
 
-  def _build_mask(self):
+  def build(self, input_shape):
+    super().build(input_shape)
     self.mask = self.add_weight(
         name='mask', shape=self.kernel.shape, trainable=False, dtype=self.kernel.dtype,
         initializer=_initializer(self._initial_mask, 'ones'))
@@ -37,6 +38,12 @@ class _MaskedKernelMixin:
   @property
   def masked_kernel(self):
     return self.kernel * self.mask
+
+  def call(self, inputs):
+    outputs = self._linear(inputs, self.masked_kernel)
+    if self.use_bias:
+      outputs = tf.nn.bias_add(outputs, self.bias)
+    return self.activation(outputs) if self.activation is not None else outputs
 
 
 class MaskedDense(_MaskedKernelMixin, keras.layers.Dense):
@@ -52,15 +59,8 @@ class MaskedDense(_MaskedKernelMixin, keras.layers.Dense):
   def __init__(self, units, mask=None, presets=None, **kwargs):
     super().__init__(units, **self._init_presets(mask, presets, kwargs))
 
-  def build(self, input_shape):
-    super().build(input_shape)
-    self._build_mask()
-
-  def call(self, inputs):
-    outputs = tf.matmul(inputs, self.masked_kernel)
-    if self.use_bias:
-      outputs = tf.nn.bias_add(outputs, self.bias)
-    return self.activation(outputs) if self.activation is not None else outputs
+  def _linear(self, inputs, kernel):
+    return tf.matmul(inputs, kernel)
 
 
 class MaskedConv2D(_MaskedKernelMixin, keras.layers.Conv2D):
@@ -69,15 +69,8 @@ class MaskedConv2D(_MaskedKernelMixin, keras.layers.Conv2D):
   def __init__(self, filters, kernel_size, mask=None, presets=None, **kwargs):
     super().__init__(filters, kernel_size, **self._init_presets(mask, presets, kwargs))
 
-  def build(self, input_shape):
-    super().build(input_shape)
-    self._build_mask()
-
-  def call(self, inputs):
-    outputs = self.convolution_op(inputs, self.masked_kernel)
-    if self.use_bias:
-      outputs = tf.nn.bias_add(outputs, self.bias)
-    return self.activation(outputs) if self.activation is not None else outputs
+  def _linear(self, inputs, kernel):
+    return self.convolution_op(inputs, kernel)
 
 
 MASKED_LAYER_TYPES = (MaskedDense, MaskedConv2D)
@@ -87,3 +80,18 @@ def masked_layers(model):
   """The model's masked layers in order, as {layer name: layer}."""
   return {layer.name: layer for layer in model.layers
           if isinstance(layer, MASKED_LAYER_TYPES)}
+
+
+def add_dense_head(model, hidden_units, num_classes, dropout_rate=0.0, prefix='fc'):
+  """Appends ReLU MaskedDense layers '{prefix}1'.. and a linear MaskedDense 'output'.
+
+  All use Gaussian Glorot initialisation; with dropout_rate > 0 a Dropout layer follows each
+  hidden layer (active only in training).
+  """
+  for index, units in enumerate(hidden_units, start=1):
+    model.add(MaskedDense(units, activation='relu', kernel_initializer='glorot_normal',
+                          name=f'{prefix}{index}'))
+    if dropout_rate:
+      model.add(keras.layers.Dropout(dropout_rate))
+  model.add(MaskedDense(num_classes, kernel_initializer='glorot_normal', name='output'))
+  return model

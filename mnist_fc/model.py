@@ -18,11 +18,5 @@ def build(input_shape, num_classes, dropout_rate=0.0):
   model = keras.Sequential(name='lenet300_100')
   model.add(keras.layers.Rescaling(1.0 / 255, input_shape=tuple(input_shape)))
   model.add(keras.layers.Flatten())
-  for index, units in enumerate(HIDDEN_UNITS, start=1):
-    model.add(masked_layers.MaskedDense(
-        units, activation='relu', kernel_initializer='glorot_normal', name=f'hidden{index}'))
-    if dropout_rate:
-      model.add(keras.layers.Dropout(dropout_rate))
-  model.add(masked_layers.MaskedDense(
-      num_classes, kernel_initializer='glorot_normal', name='output'))
-  return model
+  return masked_layers.add_dense_head(model, HIDDEN_UNITS, num_classes, dropout_rate,
+                                      prefix='hidden')
