@@ -15,6 +15,7 @@ FINAL_WEIGHTS = 'final.npz'
 METRICS = 'metrics.csv'
 SUMMARY = 'summary.json'
 TENSORBOARD = 'tensorboard'
+CHECKPOINT = 'checkpoint.npz'  # only in partial directories
 
 
 def trial_dir(output_dir, trial):
@@ -44,6 +45,9 @@ def start(final_dir):
 
 def commit(partial, final_dir):
   """Renames a finished partial directory into place, replacing an older run directory."""
+  checkpoint = os.path.join(partial, CHECKPOINT)
+  if os.path.exists(checkpoint):
+    os.remove(checkpoint)
   if os.path.exists(final_dir):
     shutil.rmtree(final_dir)
   os.rename(partial, final_dir)

@@ -33,6 +33,16 @@ class TrainingResult:
   steps_per_second: float
 
 
+@dataclasses.dataclass
+class TrainingState:
+  """A run after `iteration` steps: enough to continue it exactly (see Trainer.train)."""
+  iteration: int
+  rows: list  # metric rows so far
+  wall_seconds: float
+  initial_weights: dict
+  variables: dict  # 'model/{i}' and 'optimizer/{i}' -> array
+
+
 class _EvalSplit:
   """A split on the device, padded to whole evaluation batches, with 0-weights on the padding."""
 
@@ -124,8 +134,28 @@ class Trainer:
     for variable in self.optimizer.variables:
       variable.assign(tf.zeros_like(variable))
 
+  def _state_variables(self):
+    """Everything a run changes: model weights and masks, then optimizer slots and step."""
+    return {**{f'model/{i}': v for i, v in enumerate(self.model.variables)},
+            **{f'optimizer/{i}': v for i, v in enumerate(self.optimizer.variables)}}
+
+  def snapshot(self, iteration, rows, wall_seconds, initial_weights):
+    """The TrainingState after `iteration` steps, for a checkpoint."""
+    return TrainingState(
+        iteration=iteration, rows=list(rows), wall_seconds=wall_seconds,
+        initial_weights=initial_weights,
+        variables={k: v.numpy() for k, v in self._state_variables().items()})
+
+  def _restore(self, state):
+    variables = self._state_variables()
+    shapes = {k: tuple(v.shape) for k, v in variables.items()}
+    if {k: tuple(v.shape) for k, v in state.variables.items()} != shapes:
+      raise errors.UserInputError('checkpoint does not match this network and optimizer')
+    for key, variable in variables.items():
+      variable.assign(state.variables[key])
+
   def train(self, initial_weights, masks, training_iterations, batch_order, eval_interval=100,
-            on_eval=None):
+            on_eval=None, resume=None, checkpoint=None):
     """Trains from `initial_weights` under `masks` for `training_iterations` steps.
 
     Args:
@@ -135,20 +165,28 @@ class Trainer:
       batch_order: a BatchOrder over this trainer's training split.
       eval_interval: evaluate validation and test every this many iterations (and at the end).
       on_eval: optional callable(row dict, seconds elapsed), called after every evaluation.
+      resume: optional TrainingState of this run to continue from (same arguments otherwise);
+        the result equals that of an uninterrupted run bit for bit.
+      checkpoint: optional object with due(iteration, seconds elapsed) -> bool and
+        save(TrainingState), consulted after every evaluation before the last.
 
     Returns:
       A TrainingResult.
 
     Raises:
-      errors.TrainingDivergedError: if the training loss becomes NaN or infinite.
+      errors.TrainingDivergedError: if the training loss becomes NaN or infinite; its `history`
+        holds the evaluations up to and including the diverged one.
     """
     model_state.set_masks(self.model, masks)
     model_state.set_weights(self.model, initial_weights)
     self.reset_optimizer()
     initial = model_state.get_weights(self.model)
-    rows = []
-    start = time.perf_counter()
-    iteration = 0
+    rows, iteration, previous_seconds = [], 0, 0.0
+    if resume is not None:
+      self._restore(resume)
+      rows, iteration, previous_seconds = list(resume.rows), resume.iteration, resume.wall_seconds
+      initial = resume.initial_weights
+    start = time.perf_counter() - previous_seconds
     while iteration < training_iterations:
       steps = min(eval_interval, training_iterations - iteration)
       train_loss, train_accuracy = self._train_steps(
@@ -156,14 +194,20 @@ class Trainer:
       iteration += steps
       row = {'iteration': iteration, 'train_loss': float(train_loss),
              'train_accuracy': float(train_accuracy)}
-      if not np.isfinite(row['train_loss']):
-        raise errors.TrainingDivergedError(
-            f'training loss became {row["train_loss"]} by iteration {iteration}')
       row.update(self.evaluate('validation'))
       row.update(self.evaluate('test'))
       rows.append(row)
+      if not np.isfinite(row['train_loss']):
+        error = errors.TrainingDivergedError(
+            f'training loss became {row["train_loss"]} by iteration {iteration}')
+        error.history = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+        raise error
+      elapsed = time.perf_counter() - start
       if on_eval is not None:
-        on_eval(row, time.perf_counter() - start)
+        on_eval(row, elapsed)
+      if checkpoint is not None and iteration < training_iterations and checkpoint.due(
+          iteration, elapsed):
+        checkpoint.save(self.snapshot(iteration, rows, elapsed, initial))
     wall_seconds = time.perf_counter() - start
     return TrainingResult(
         initial_weights=initial,

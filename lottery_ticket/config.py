@@ -7,6 +7,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from foundations import errors
+from foundations import save_restore
 
 EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune')
 REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs')
@@ -38,6 +39,7 @@ class ExperimentConfig:
   presets: Optional[str] = None  # train
   jit_compile: bool = True
   progress_seconds: float = 15.0
+  checkpoint_interval: int = 0  # iterations between checkpoints; 0: every ~5 minutes of work
 
   def seed_for(self, purpose):
     """A 31-bit seed for one purpose (see SEED_PURPOSES), fixed by --seed and --trial."""
@@ -58,12 +60,14 @@ class ExperimentConfig:
          'values in (0, 100]'),
         (all(level >= 0 for level in self.control_levels), 'level', 'integers >= 0'),
         (self.reinit_mode in REINIT_MODES, 'reinit_mode', f'one of {REINIT_MODES}'),
+        (self.checkpoint_interval >= 0, 'checkpoint_interval', 'an integer >= 0'),
     ]
     for ok, flag, expected in checks:
       if not ok:
         value = getattr(self, _FIELD_OF_FLAG.get(flag, flag))
         raise errors.UserInputError(f'--{flag}={_flag_text(value)}: expected {expected}')
     check_writable(self.output_dir)
+    check_settings(self)
 
 
 _FIELD_OF_FLAG = {'level': 'control_levels'}
@@ -87,3 +91,38 @@ def check_writable(output_dir):
   if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
     raise errors.UserInputError(
         f'--output_dir={output_dir}: not writable ({existing} does not accept new files)')
+
+
+# Settings that change results: an output directory holds runs of one value of each.
+RESULT_SETTINGS = ('network', 'dataset', 'training_iterations', 'batch_size', 'learning_rate',
+                   'dropout', 'eval_interval', 'validation_size', 'seed', 'jit_compile')
+SETTINGS_FILE = 'experiment.json'
+
+
+def _settings(config):
+  return {name: getattr(config, name) for name in RESULT_SETTINGS}
+
+
+def check_settings(config):
+  """Refuses an --output_dir whose recorded RESULT_SETTINGS differ from `config`'s.
+
+  Raises:
+    UserInputError listing every flag whose value differs from the recorded one.
+  """
+  path = os.path.join(config.output_dir, SETTINGS_FILE)
+  if not os.path.exists(path):
+    return
+  recorded, settings = save_restore.load_json(path), _settings(config)
+  differences = [f'--{name}={_flag_text(settings[name])} (was {_flag_text(recorded.get(name))})'
+                 for name in RESULT_SETTINGS if recorded.get(name) != settings[name]]
+  if differences:
+    raise errors.UserInputError(
+        f'--output_dir={config.output_dir} holds an experiment with other settings: '
+        f'{", ".join(differences)}; use those settings or another --output_dir')
+
+
+def record_settings(config):
+  """Writes {output_dir}/experiment.json (once; later runs are checked against it)."""
+  path = os.path.join(config.output_dir, SETTINGS_FILE)
+  if not os.path.exists(path):
+    save_restore.save_json(path, _settings(config))

@@ -6,17 +6,19 @@ training and before anything is written.
 """
 
 import os
-import shutil
 
 import numpy as np
 import tf_keras as keras
 
 from foundations import batching
+from foundations import checkpointing
 from foundations import errors
+from foundations import locking
 from foundations import model_state
 from foundations import paths
 from foundations import save_restore
 from foundations import trainer as trainer_lib
+from lottery_ticket import config as config_lib
 from lottery_ticket import datasets
 from lottery_ticket import progress
 from lottery_ticket import recording
@@ -41,6 +43,7 @@ class Experiment:
     dropout_rate = spec.dropout_rate if config.dropout else 0.0
     self.model = spec.build(self.dataset.input_shape, self.dataset.num_classes, dropout_rate)
     self._trainer = None
+    self._lock = None  # taken before the first write
 
   @property
   def trainer(self):
@@ -73,14 +76,32 @@ class Experiment:
   def run_dir(self, level, experiment):
     return paths.run_dir(self.config.output_dir, self.config.trial, level, experiment)
 
+  def _claim_output_dir(self):
+    """Before the first write: lock --output_dir and check it holds this experiment's settings."""
+    if self._lock is None:
+      self._lock = locking.DirectoryLock(self.config.output_dir)
+      config_lib.check_settings(self.config)  # again: another process may have written it
+      config_lib.record_settings(self.config)
+
   def train(self, final_dir, masks, initial_weights, label, **details):
     """Trains one run from `initial_weights` under `masks`, records it in `final_dir`.
+
+    Continues from the run's checkpoint if an interrupted attempt left one. A diverged run is
+    recorded (summary status 'diverged', no final weights) and raises TrainingDivergedError.
 
     Returns:
       (summary dict, TrainingResult).
     """
+    self._claim_output_dir()
     config = self.config
-    partial = paths.start(final_dir)
+    partial = paths.partial_dir(final_dir)
+    checkpointer = checkpointing.Checkpointer(
+        os.path.join(partial, paths.CHECKPOINT), config.checkpoint_interval)
+    resume = checkpointer.load() if os.path.isdir(partial) else None
+    if resume is None:
+      paths.start(final_dir)
+    else:
+      print(f'[{label}] resuming from the checkpoint at iteration {resume.iteration}', flush=True)
     tensorboard = recording.TensorBoardWriter(os.path.join(partial, paths.TENSORBOARD))
     report = progress.Progress(label, config.training_iterations, config.progress_seconds)
 
@@ -88,23 +109,25 @@ class Experiment:
       tensorboard(row, elapsed_seconds)
       report(row, elapsed_seconds)
 
+    details = dict(
+        details, network=self.spec.name, dataset=config.dataset,
+        dataset_source=self.dataset.source, trial=config.trial, seed=config.seed,
+        training_iterations=config.training_iterations, batch_size=config.batch_size,
+        learning_rate=config.learning_rate, eval_interval=config.eval_interval,
+        dropout=config.dropout)
     try:
       result = self.trainer.train(
           initial_weights, masks, config.training_iterations,
           batching.BatchOrder(self.trainer.num_train_examples, config.batch_size,
                               config.seed_for('data_order')),
-          config.eval_interval, on_eval)
-    except errors.TrainingDivergedError:
+          config.eval_interval, on_eval, resume=resume, checkpoint=checkpointer)
+    except errors.TrainingDivergedError as e:
+      recording.write_diverged_run(partial, masks, e, details)
+      paths.commit(partial, final_dir)
+      raise errors.TrainingDivergedError(f'{label}: {e} (recorded in {final_dir})') from None
+    finally:
       tensorboard.close()
-      shutil.rmtree(partial, ignore_errors=True)  # no run directory, so nothing prunes from it
-      raise
-    tensorboard.close()
-    summary = recording.summarize(result, masks, dict(
-        details, network=self.spec.name, dataset=config.dataset,
-        dataset_source=self.dataset.source, trial=config.trial, seed=config.seed,
-        training_iterations=config.training_iterations, batch_size=config.batch_size,
-        learning_rate=config.learning_rate, eval_interval=config.eval_interval,
-        dropout=config.dropout))
+    summary = recording.summarize(result, masks, details)
     recording.write_run(partial, result, masks, summary)
     paths.commit(partial, final_dir)
     print(f'[{label}] done: {summary["percent_remaining"]:.1f}% remaining, early stop at '

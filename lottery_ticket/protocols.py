@@ -22,11 +22,15 @@ def _label(experiment, level, name):
 
 
 def _completed(final_dir):
-  """The summary of a finished run in final_dir, or None."""
+  """The summary of a finished run in final_dir, or None; a diverged run stops the protocol."""
   if not paths.is_complete(final_dir):
     return None
+  summary = save_restore.load_json(os.path.join(final_dir, paths.SUMMARY))
+  if summary.get('status') == 'diverged':
+    raise errors.TrainingDivergedError(
+        f'{final_dir} diverged earlier ({summary.get("error")}); delete it to retry')
   print(f'{final_dir}: already complete, not retrained', flush=True)
-  return save_restore.load_json(os.path.join(final_dir, paths.SUMMARY))
+  return summary
 
 
 def train(experiment):

@@ -47,6 +47,7 @@ def summarize(result, masks, details):
   last = result.history.iloc[-1]
   return dict(
       details,
+      status='complete',
       layers=layers,
       percent_remaining=overall,
       early_stop_iteration=early_stop_iteration,
@@ -64,3 +65,15 @@ def write_run(directory, result, masks, summary):
   save_restore.save_arrays(os.path.join(directory, paths.FINAL_WEIGHTS), result.final_weights)
   save_restore.save_csv(os.path.join(directory, paths.METRICS), result.history)
   save_restore.save_json(os.path.join(directory, paths.SUMMARY), summary)  # written last
+
+
+def write_diverged_run(directory, masks, error, details):
+  """Records a diverged run: its masks, metrics so far and a summary with status 'diverged'.
+
+  There is no final.npz, so nothing can be pruned from the diverged weights.
+  """
+  layers, overall = layer_summary(masks)
+  save_restore.save_arrays(os.path.join(directory, paths.MASKS), masks)
+  save_restore.save_csv(os.path.join(directory, paths.METRICS), error.history)
+  save_restore.save_json(os.path.join(directory, paths.SUMMARY), dict(
+      details, status='diverged', error=str(error), layers=layers, percent_remaining=overall))

@@ -41,6 +41,8 @@ def define_flags(experiment, networks, default_dataset):
   flags.DEFINE_boolean('jit_compile', None,
                        'Compile with XLA (default: yes for dense networks, no for conv nets).')
   flags.DEFINE_float('progress_seconds', 15.0, 'Seconds between progress lines.')
+  flags.DEFINE_integer('checkpoint_interval', 0,
+                       'Iterations between mid-run checkpoints (0: about every 5 minutes).')
   if experiment == 'lottery':
     flags.DEFINE_integer('levels', 20, 'Prune rounds after the dense level 0.')
   if experiment == 'one_shot':
@@ -98,7 +100,8 @@ def config_from_flags(experiment, networks):
       dropout=FLAGS.dropout, eval_interval=FLAGS.eval_interval,
       validation_size=FLAGS.validation_size, trial=FLAGS.trial, seed=FLAGS.seed,
       jit_compile=_or_default(FLAGS.jit_compile, spec.jit_compile),
-      progress_seconds=FLAGS.progress_seconds, **optional)
+      progress_seconds=FLAGS.progress_seconds,
+      checkpoint_interval=FLAGS.checkpoint_interval, **optional)
 
 
 def _fail(message):

@@ -38,5 +38,6 @@ def test_runners_and_tests_have_targets():
     assert f'"{os.path.relpath(runner, conftest.REPO_ROOT)}"' in text
   assert text.count('py_test(') == len(glob.glob(os.path.join(conftest.REPO_ROOT, 'tests',
                                                               'test_*.py')))
-  assert text.count('py_binary(') == len(glob.glob(os.path.join(conftest.REPO_ROOT, '*',
-                                                                'runners', '[!_]*.py')))
+  binaries = glob.glob(os.path.join(conftest.REPO_ROOT, '*', 'runners', '[!_]*.py'))
+  binaries += glob.glob(os.path.join(conftest.REPO_ROOT, 'benchmarks', '[!_]*.py'))
+  assert text.count('py_binary(') == len(binaries)

@@ -81,3 +81,12 @@ def test_batch_order_reshuffles_every_epoch_and_is_a_function_of_iteration():
   parts = np.concatenate([batching.BatchOrder(10, 4, 5).indices(i, 1) for i in range(10)])
   np.testing.assert_array_equal(parts.ravel(), stream)
   assert not np.array_equal(batching.BatchOrder(10, 4, 6).indices(0, 10).ravel(), stream)
+
+
+def test_initial_weights_are_a_function_of_the_seed(setup):
+  t, initial, _ = setup
+  again = model_state.sample_initial_weights(t.model, seed=1)
+  other = model_state.sample_initial_weights(t.model, seed=2)
+  for key, value in initial.items():
+    np.testing.assert_array_equal(again[key], value)
+  assert not np.array_equal(other['hidden1/kernel'], initial['hidden1/kernel'])

@@ -1,0 +1,63 @@
+"""Mid-run checkpoints: a TrainingState saved atomically to one .npz file, and loaded back.
+
+A checkpoint holds every model and optimizer variable, the metric rows so far, the iteration
+and the run's initial weights. Because minibatch order is a function of the iteration
+(foundations.batching), continuing from it reproduces the uninterrupted run bit for bit.
+"""
+
+import os
+
+import numpy as np
+
+from foundations import errors
+from foundations import save_restore
+from foundations import trainer as trainer_lib
+
+DEFAULT_INTERVAL_SECONDS = 300.0
+
+
+class Checkpointer:
+  """Saves a TrainingState every `interval_iterations`, or every `interval_seconds` of work."""
+
+  def __init__(self, path, interval_iterations=0, interval_seconds=DEFAULT_INTERVAL_SECONDS):
+    self.path = path
+    self.interval_iterations = interval_iterations
+    self.interval_seconds = interval_seconds
+    self._last_iteration = 0
+    self._last_seconds = 0.0
+
+  def due(self, iteration, elapsed_seconds):
+    if self.interval_iterations:
+      return iteration - self._last_iteration >= self.interval_iterations
+    return elapsed_seconds - self._last_seconds >= self.interval_seconds
+
+  def save(self, state):
+    self._last_iteration, self._last_seconds = state.iteration, state.wall_seconds
+    rows = np.array([[row[c] for c in trainer_lib.METRIC_COLUMNS] for row in state.rows],
+                    dtype=np.float64).reshape(-1, len(trainer_lib.METRIC_COLUMNS))
+    arrays = {'iteration': np.array(state.iteration), 'wall_seconds': np.array(
+        state.wall_seconds), 'rows': rows}
+    arrays.update({f'initial/{k}': v for k, v in state.initial_weights.items()})
+    arrays.update({f'variables/{k}': v for k, v in state.variables.items()})
+    save_restore.save_arrays(self.path, arrays)
+
+  def load(self):
+    """The saved TrainingState, or None if there is no checkpoint file."""
+    if not os.path.exists(self.path):
+      return None
+    arrays = save_restore.load_arrays(self.path)
+    try:
+      rows = [dict(zip(trainer_lib.METRIC_COLUMNS, row)) for row in arrays['rows'].tolist()]
+      for row in rows:
+        row['iteration'] = int(row['iteration'])
+      state = trainer_lib.TrainingState(
+          iteration=int(arrays['iteration']), rows=rows,
+          wall_seconds=float(arrays['wall_seconds']),
+          initial_weights={k[len('initial/'):]: v for k, v in arrays.items()
+                           if k.startswith('initial/')},
+          variables={k[len('variables/'):]: v for k, v in arrays.items()
+                     if k.startswith('variables/')})
+    except (KeyError, ValueError) as e:
+      raise errors.UserInputError(f'{self.path}: not a training checkpoint ({e})') from None
+    self._last_iteration, self._last_seconds = state.iteration, state.wall_seconds
+    return state

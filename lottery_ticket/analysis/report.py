@@ -1,0 +1,107 @@
+"""Report on a finished (or running) experiment: tables, the paper's figures and report.md.
+
+  python -m lottery_ticket.analysis.report --experiment_dir=DIR --output_dir=OUT [--tolerance=0.2]
+
+writes runs.csv (one row per run), summary.csv (per kind and percent remaining, over trials),
+figure1.png, figure3.png, figure4.png and report.md into OUT, each file atomically. Runs in
+progress are skipped and listed in the report. Mistakes (a missing, empty or foreign
+--experiment_dir) end with one `error:` line and exit code 2, before anything is written.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+from foundations import errors
+from foundations import save_restore
+from lottery_ticket.analysis import coverage
+from lottery_ticket.analysis import figures
+from lottery_ticket.analysis import load
+from lottery_ticket.analysis import markdown
+from lottery_ticket.analysis import summary as summary_lib
+from lottery_ticket.analysis import verdicts
+
+FLAGS = flags.FLAGS
+OUTPUT_FILES = ('runs.csv', 'summary.csv', 'figure1.png', 'figure3.png', 'figure4.png',
+                'report.md')
+
+
+def define_flags():
+  flags.DEFINE_string('experiment_dir', None, 'The --output_dir of the experiment to report on.')
+  flags.DEFINE_string('output_dir', None, 'Directory for the tables, figures and report.md.')
+  flags.DEFINE_float('tolerance', verdicts.DEFAULT_TOLERANCE_POINTS,
+                     'Percentage points below the dense network\'s test accuracy at early stop '
+                     'that still count as matching it.')
+
+
+def _write_text(path, text):
+  with save_restore.atomic_path(path) as tmp_path:
+    with open(tmp_path, 'w') as f:
+      f.write(text)
+    os.chmod(tmp_path, 0o644)
+
+
+def _write_csv(path, dataframe):
+  save_restore.save_csv(path, dataframe)
+  os.chmod(path, 0o644)
+
+
+def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_TOLERANCE_POINTS):
+  """Loads `experiment_dir` and writes every report file into `output_dir`.
+
+  Args:
+    experiment_dir: the --output_dir the experiment's runners wrote to.
+    output_dir: where to write OUTPUT_FILES (created if needed).
+    tolerance_points: percentage points of accuracy a matching ticket may lose.
+
+  Returns:
+    {file name: path} of the files written.
+
+  Raises:
+    errors.UserInputError: bad tolerance, or nothing to report on in `experiment_dir`.
+  """
+  if not tolerance_points >= 0:
+    raise errors.UserInputError(f'--tolerance={tolerance_points}: expected a number >= 0')
+  df = load.load_experiment(experiment_dir)
+  runs = summary_lib.runs_table(df)
+  table = summary_lib.summarize(runs)
+  title = figures.experiment_title(df.attrs)
+  text = markdown.report_text(title, experiment_dir, runs, table, coverage.missing_runs(runs),
+                              tolerance_points)
+  written = {name: os.path.join(output_dir, name) for name in OUTPUT_FILES}
+  os.makedirs(output_dir, exist_ok=True)
+  _write_csv(written['runs.csv'], runs)
+  _write_csv(written['summary.csv'], table)
+  figures.figure1(table, written['figure1.png'], title)
+  figures.figure3(df, written['figure3.png'], title)
+  figures.figure4(table, written['figure4.png'], title)
+  _write_text(written['report.md'], text + '\n')
+  return written
+
+
+def _fail(message):
+  print(f'error: {message}', file=sys.stderr, flush=True)
+  sys.exit(2)
+
+
+def main(argv):
+  if len(argv) > 1:
+    _fail(f'unexpected arguments {argv[1:]}; every setting is a --flag (see --helpfull)')
+  for name in ('experiment_dir', 'output_dir'):
+    if not FLAGS[name].value:
+      _fail(f'--{name}: required')
+  try:
+    written = write_report(FLAGS.experiment_dir, FLAGS.output_dir, FLAGS.tolerance)
+  except errors.UserInputError as e:
+    message = str(e)  # load's messages start with the directory: name the flag too
+    _fail(f'--experiment_dir={message}' if message.startswith(FLAGS.experiment_dir) else message)
+  except OSError as e:
+    _fail(f'--output_dir={FLAGS.output_dir}: cannot write the report ({e})')
+  print(f'report: {written["report.md"]}', flush=True)
+
+
+if __name__ == '__main__':
+  define_flags()
+  app.run(main)

@@ -1,0 +1,103 @@
+"""Per-run and per-sparsity summaries computed from the metric histories (not from summary.json).
+
+A run's early-stopping iteration is the evaluation with minimum validation loss (the earliest on
+ties, lottery_ticket.early_stopping); its accuracy is the test accuracy there. Runs of one kind
+at one percent remaining (rounded to 0.1, the paper's ladder precision) are aggregated over
+trials: mean, min and max, and the number of trials.
+"""
+
+import pandas as pd
+
+from lottery_ticket import early_stopping
+from lottery_ticket.analysis import load
+
+# Display order and names of the kinds of run; unknown kinds sort last under their own name.
+KIND_LABELS = {
+    'lottery': 'winning ticket (iterative pruning)',
+    'one_shot': 'winning ticket (one-shot pruning)',
+    'reinit': 'random reinit',
+    'reinit_sample_original': 'random reinit (original distribution)',
+    'reinit_sample_original_signs': 'random reinit (original signs)',
+    'random_prune': 'random pruning',
+    'train': 'single training run',
+}
+CONTROL_KINDS = ('reinit', 'reinit_sample_original', 'reinit_sample_original_signs',
+                 'random_prune')
+RUN_STATISTICS = ('early_stop_iteration', 'test_accuracy_at_early_stop', 'final_test_accuracy')
+PERCENT_DECIMALS = 1
+
+
+def kind_label(kind):
+  return KIND_LABELS.get(kind, kind)
+
+
+def kind_order(kinds):
+  """`kinds` (unique) in display order."""
+  known = list(KIND_LABELS)
+  return sorted(set(kinds), key=lambda k: (known.index(k) if k in known else len(known), k))
+
+
+def runs_table(df):
+  """One row per run: its identity, early-stop iteration, test accuracy there and at the end.
+
+  Args:
+    df: a DataFrame from load.load_experiment.
+
+  Returns:
+    A DataFrame with load.RUN_COLUMNS plus early_stop_iteration, test_accuracy_at_early_stop,
+    final_test_accuracy and training_iterations (the last evaluated iteration).
+  """
+  rows = []
+  for _, history in df.groupby('run', sort=False):
+    history = history.sort_values('iteration', kind='stable')
+    iteration, accuracy = early_stopping.early_stop(history)
+    last = history.iloc[-1]
+    rows.append(dict(last[list(load.RUN_COLUMNS)], early_stop_iteration=iteration,
+                     test_accuracy_at_early_stop=accuracy,
+                     final_test_accuracy=float(last['test_accuracy']),
+                     training_iterations=int(last['iteration'])))
+  runs = pd.DataFrame(rows)
+  runs['level'] = runs['level'].astype('Int64')
+  runs.attrs = dict(df.attrs)
+  return runs
+
+
+def summarize(df):
+  """Per (kind, percent remaining): trials, and mean/min/max of each of RUN_STATISTICS.
+
+  Args:
+    df: a DataFrame from load.load_experiment, or a runs_table of one.
+
+  Returns:
+    A DataFrame with columns kind, percent_remaining (rounded to PERCENT_DECIMALS), level (the
+    lowest level, NA for one-shot runs), trials, and {statistic}_{mean,min,max}; sorted by kind
+    in display order, then by percent remaining, decreasing.
+  """
+  runs = runs_table(df) if 'iteration' in df.columns else df
+  runs = runs.assign(percent_remaining=runs['percent_remaining'].round(PERCENT_DECIMALS))
+  grouped = runs.groupby(['kind', 'percent_remaining'], sort=False)
+  table = grouped.agg(level=('level', 'min'), trials=('trial', 'nunique'),
+                      **{f'{stat}_{how}': (stat, how) for stat in RUN_STATISTICS
+                         for how in ('mean', 'min', 'max')}).reset_index()
+  order = {kind: i for i, kind in enumerate(kind_order(table['kind']))}
+  table = table.assign(_order=table['kind'].map(order))
+  table = table.sort_values(['_order', 'percent_remaining'], ascending=[True, False])
+  table = table.drop(columns='_order').reset_index(drop=True)
+  table.attrs = dict(df.attrs)
+  return table
+
+
+def curves(df, kind, percent_remaining):
+  """Test accuracy per iteration over the trials of one (kind, percent): mean, min, max, trials."""
+  rounded = df['percent_remaining'].round(PERCENT_DECIMALS)
+  selected = df[(df['kind'] == kind) & (rounded == round(percent_remaining, PERCENT_DECIMALS))]
+  grouped = selected.groupby('iteration')
+  return grouped['test_accuracy'].agg(['mean', 'min', 'max']).assign(
+      trials=grouped['trial'].nunique()).reset_index()
+
+
+def nearest_percents(available, targets):
+  """For each target, the nearest available percent (by ratio), without repeats, decreasing."""
+  available = sorted(set(available))
+  chosen = {min(available, key=lambda p, t=t: abs(p / t - 1) + abs(t / p - 1)) for t in targets}
+  return sorted(chosen, reverse=True)

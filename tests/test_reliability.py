@@ -1,0 +1,160 @@
+"""Kill-and-resume, the output-directory lock, refused flag changes, divergence, corrupt files."""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from foundations import errors
+from foundations import locking
+from tests import conftest
+
+RUNNER = 'mnist_fc.runners.lottery_experiment'
+TIMING_KEYS = ('wall_seconds', 'steps_per_second')
+
+
+def _flags(idx_dataset, output_dir):
+  return conftest.small_run_flags(idx_dataset, output_dir, iterations=60) + [
+      '--levels=2', '--checkpoint_interval=20', '--progress_seconds=0']
+
+
+def _start(args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=conftest.REPO_ROOT)
+  return subprocess.Popen([sys.executable, '-m', RUNNER, *args], cwd=conftest.REPO_ROOT,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def _run_until(args, marker):
+  """Starts the runner and SIGKILLs it as soon as it prints a line containing `marker`."""
+  process = _start(args)
+  output = []
+  for line in process.stdout:
+    output.append(line)
+    if marker in line:
+      process.send_signal(signal.SIGKILL)
+      break
+  process.wait(timeout=120)
+  assert process.returncode == -signal.SIGKILL, ''.join(output)
+  return ''.join(output)
+
+
+def _run_files(output_dir):
+  """{relative path: contents} of every result file, timing fields removed from summaries."""
+  contents = {}
+  for path in glob.glob(os.path.join(output_dir, 'trial*', '**', '*.*'), recursive=True):
+    name = os.path.relpath(path, output_dir)
+    if path.endswith('.npz'):
+      with np.load(path) as data:
+        contents[name] = {k: data[k] for k in data.files}
+    elif path.endswith('.json'):
+      with open(path) as f:
+        contents[name] = {k: v for k, v in json.load(f).items() if k not in TIMING_KEYS}
+    elif path.endswith('.csv'):
+      contents[name] = pd.read_csv(path)
+  return contents
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(idx_dataset, tmp_path_factory):
+  output_dir = str(tmp_path_factory.mktemp('uninterrupted'))
+  process = conftest.run_module(RUNNER, *_flags(idx_dataset, output_dir))
+  assert process.returncode == 0, process.stderr
+  return output_dir
+
+
+def test_killed_runs_resume_bit_for_bit(uninterrupted, idx_dataset, tmp_path):
+  output_dir = str(tmp_path / 'killed')
+  args = _flags(idx_dataset, output_dir)
+  _run_until(args, 'level0 lottery] iteration 40/60')  # mid-level
+  resumed = _run_until(args, 'level1 lottery] done')  # between levels
+  assert 'resuming from the checkpoint at iteration' in resumed
+  resumed = _run_until(args, 'level2 lottery] iteration 40/60')  # mid-level again
+  assert 'level1/lottery: already complete' in resumed
+  process = conftest.run_module(RUNNER, *args)
+  assert process.returncode == 0, process.stderr
+  assert 'resuming from the checkpoint' in process.stdout
+  expected, actual = _run_files(uninterrupted), _run_files(output_dir)
+  assert sorted(actual) == sorted(expected)
+  for name, value in expected.items():
+    if isinstance(value, dict) and name.endswith('.npz'):
+      assert sorted(actual[name]) == sorted(value)
+      for key in value:
+        np.testing.assert_array_equal(actual[name][key], value[key], err_msg=f'{name} {key}')
+    elif isinstance(value, pd.DataFrame):
+      pd.testing.assert_frame_equal(actual[name], value, check_exact=True)
+    else:
+      assert actual[name] == value, name
+  assert not glob.glob(os.path.join(output_dir, 'trial1', '*', '.*'))  # no partial runs left
+
+
+def test_finished_experiment_rerun_trains_nothing(uninterrupted, idx_dataset):
+  process = conftest.run_module(RUNNER, *_flags(idx_dataset, uninterrupted))
+  assert process.returncode == 0, process.stderr
+  assert process.stdout.count('already complete') == 3 and '] iteration' not in process.stdout
+
+
+def test_changed_settings_are_refused(uninterrupted, idx_dataset):
+  process = conftest.run_module(RUNNER, *_flags(idx_dataset, uninterrupted),
+                                '--learning_rate=0.5', '--seed=3')
+  assert process.returncode == 2
+  assert '--learning_rate=0.5 (was 0.0012)' in process.stderr
+  assert '--seed=3 (was 0)' in process.stderr
+
+
+def test_second_process_is_refused_and_a_killed_holder_leaves_no_stale_lock(idx_dataset,
+                                                                             tmp_path):
+  output_dir = str(tmp_path / 'locked')
+  args = conftest.small_run_flags(idx_dataset, output_dir, iterations=10**6) + [
+      '--progress_seconds=0']
+  holder = _start(args)
+  for line in holder.stdout:
+    if 'iteration' in line:
+      break
+  second = conftest.run_module(RUNNER, *args)
+  assert second.returncode == 2
+  assert f'in use by another running experiment (pid {holder.pid})' in second.stderr
+  holder.kill()
+  holder.wait(timeout=60)
+  locking.DirectoryLock(output_dir).release()  # the kernel released the killed holder's lock
+
+
+def test_divergence_is_recorded_and_nothing_is_pruned(idx_dataset, tmp_path):
+  output_dir = str(tmp_path / 'diverged')
+  process = conftest.run_module(RUNNER, *_flags(idx_dataset, output_dir), '--learning_rate=1e30')
+  assert process.returncode == 2
+  assert 'training diverged' in process.stderr and 'Traceback' not in process.stderr
+  run_dir = os.path.join(output_dir, 'trial1', 'level0', 'lottery')
+  summary = conftest.read_summary(run_dir)
+  assert summary['status'] == 'diverged'
+  assert not os.path.exists(os.path.join(run_dir, 'final.npz'))
+  assert not os.path.exists(os.path.join(output_dir, 'trial1', 'level1'))
+  again = conftest.run_module(RUNNER, *_flags(idx_dataset, output_dir), '--learning_rate=1e30')
+  assert again.returncode == 2 and 'diverged earlier' in again.stderr
+
+
+@pytest.mark.parametrize('name', ['masks.npz', 'final.npz', 'summary.json'])
+def test_corrupt_saved_level_is_detected(uninterrupted, idx_dataset, tmp_path, name):
+  output_dir = str(tmp_path / 'corrupt')
+  subprocess.run(['cp', '-r', uninterrupted, output_dir], check=True)
+  path = os.path.join(output_dir, 'trial1', 'level1', 'lottery', name)
+  with open(path, 'r+b') as f:
+    f.truncate(os.path.getsize(path) // 2)
+  process = conftest.run_module(RUNNER, *_flags(idx_dataset, output_dir))
+  assert process.returncode == 2
+  last = process.stderr.strip().splitlines()[-1]
+  assert last.startswith('error: ') and path in last
+
+
+def test_corrupt_checkpoint_is_detected(tmp_path):
+  from foundations import checkpointing  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path / 'checkpoint.npz')
+  with open(path, 'wb') as f:
+    f.write(b'PK\x03\x04 garbage')
+  with pytest.raises(errors.UserInputError, match='checkpoint.npz'):
+    checkpointing.Checkpointer(path).load()
