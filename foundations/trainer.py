@@ -78,6 +78,10 @@ class Trainer:
     validation, test: (images, labels) numpy arrays evaluated every eval_interval iterations.
     eval_batch_size: examples per evaluation batch (bounds evaluation memory).
     jit_compile: compile with XLA (faster on CPU; disable for debugging).
+
+  Dropout masks are reproducible across checkpoints only if the model was built after
+  keras.backend.experimental.enable_tf_random_generator(), which gives each Dropout layer a
+  tf.random.Generator whose state this trainer resets per run and checkpoints.
   """
 
   def __init__(self, model, optimizer, train, validation, test, eval_batch_size=1000,
@@ -90,6 +94,14 @@ class Trainer:
     self.num_train_examples = len(train[1])
     self._splits = {'validation': _EvalSplit(*validation, eval_batch_size),
                     'test': _EvalSplit(*test, eval_batch_size)}
+    # One eager training-mode call creates the dropout layers' random generators (if any), so
+    # their states exist before the first run and can be reset and checkpointed.
+    model(tf.gather(self._train_images, [0]), training=True)
+    self._random_states = [
+        layer._random_generator._generator.state  # pylint: disable=protected-access
+        for layer in model.layers
+        if getattr(getattr(layer, '_random_generator', None), '_generator', None) is not None]
+    self._initial_random_states = [state.numpy() for state in self._random_states]
     self._train_steps = tf.function(self._train_steps_fn, jit_compile=jit_compile)
     self._evaluate = tf.function(self._evaluate_fn, jit_compile=jit_compile)
     self.traces = 0  # Python traces of the compiled functions, for leak checks
@@ -134,10 +146,16 @@ class Trainer:
     for variable in self.optimizer.variables:
       variable.assign(tf.zeros_like(variable))
 
+  def _reset_random_states(self):
+    """Every run draws the same dropout masks, whatever ran before it in this process."""
+    for state, initial in zip(self._random_states, self._initial_random_states):
+      state.assign(initial)
+
   def _state_variables(self):
-    """Everything a run changes: model weights and masks, then optimizer slots and step."""
+    """Everything a run changes: model weights and masks, optimizer slots and step, dropout RNG."""
     return {**{f'model/{i}': v for i, v in enumerate(self.model.variables)},
-            **{f'optimizer/{i}': v for i, v in enumerate(self.optimizer.variables)}}
+            **{f'optimizer/{i}': v for i, v in enumerate(self.optimizer.variables)},
+            **{f'random/{i}': v for i, v in enumerate(self._random_states)}}
 
   def snapshot(self, iteration, rows, wall_seconds, initial_weights):
     """The TrainingState after `iteration` steps, for a checkpoint."""
@@ -180,6 +198,7 @@ class Trainer:
     model_state.set_masks(self.model, masks)
     model_state.set_weights(self.model, initial_weights)
     self.reset_optimizer()
+    self._reset_random_states()
     initial = model_state.get_weights(self.model)
     rows, iteration, previous_seconds = [], 0, 0.0
     if resume is not None:

@@ -39,6 +39,7 @@ class Experiment:
           'training examples')
     # Not tf.config.experimental.enable_op_determinism(): it refuses XLA's MaxPool gradient even
     # on CPU. XLA's CPU kernels are deterministic for a fixed seed (tests check runs bit for bit).
+    keras.backend.experimental.enable_tf_random_generator()  # checkpointable dropout RNG
     keras.utils.set_random_seed(config.seed_for('dropout'))
     dropout_rate = spec.dropout_rate if config.dropout else 0.0
     self.model = spec.build(self.dataset.input_shape, self.dataset.num_classes, dropout_rate)

@@ -90,3 +90,43 @@ def test_initial_weights_are_a_function_of_the_seed(setup):
   for key, value in initial.items():
     np.testing.assert_array_equal(again[key], value)
   assert not np.array_equal(other['hidden1/kernel'], initial['hidden1/kernel'])
+
+
+class _SaveAt:
+  """A checkpoint policy that keeps the state at one iteration in memory."""
+
+  def __init__(self, iteration):
+    self.iteration, self.states = iteration, []
+
+  def due(self, iteration, elapsed_seconds):
+    del elapsed_seconds
+    return iteration == self.iteration
+
+  def save(self, state):
+    self.states.append(state)
+
+
+def test_resume_with_dropout_is_bit_exact(setup):
+  _, initial, ones = setup
+  t, _, _ = setup
+  train, validation, test = ((t._train_images.numpy(), t._train_labels.numpy()),) + tuple(
+      (s.images.numpy().reshape((-1, 28, 28, 1)), s.labels.numpy().ravel())
+      for s in (t._splits['validation'], t._splits['test']))
+  keras.backend.experimental.enable_tf_random_generator()
+
+  def make_trainer():
+    keras.utils.set_random_seed(7)
+    net = lenet.build((28, 28, 1), 10, dropout_rate=0.5)
+    return trainer.Trainer(net, keras.optimizers.Adam(1e-3), train, validation, test)
+
+  order = batching.BatchOrder(200, 20, 0)
+  interrupted = make_trainer()
+  saver = _SaveAt(20)
+  full = interrupted.train(initial, ones, 40, order, eval_interval=10, checkpoint=saver)
+  again = interrupted.train(initial, ones, 40, order, eval_interval=10)  # RNG reset per run
+  resumed = make_trainer().train(initial, ones, 40, order, eval_interval=10,
+                                 resume=saver.states[0])
+  for result in (again, resumed):
+    for key, value in full.final_weights.items():
+      np.testing.assert_array_equal(result.final_weights[key], value)
+    assert result.history.equals(full.history)
