@@ -1,4 +1,12 @@
-"""The one exception type that means "the user asked for something invalid"."""
+"""The exceptions that stop an experiment, and how a command line reports a user mistake."""
+
+import sys
+
+
+def exit_with_error(message):
+  """Ends a command-line program on a user mistake: one 'error: ...' line, exit code 2."""
+  print(f'error: {message}', file=sys.stderr, flush=True)
+  sys.exit(2)
 
 
 class UserInputError(ValueError):

@@ -15,6 +15,12 @@ import numpy as np
 from foundations import errors
 
 
+def _umask():
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path):
   """Yields a temporary path next to `path`; renames it onto `path` if the block succeeds."""
@@ -22,6 +28,7 @@ def atomic_path(path):
   os.makedirs(directory, exist_ok=True)
   fd, tmp_path = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=directory)
   os.close(fd)
+  os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes files private; results are for sharing
   try:
     yield tmp_path
     os.replace(tmp_path, path)
@@ -63,6 +70,12 @@ def load_json(path):
     raise errors.UserInputError(f'{path}: file not found') from None
   except (OSError, ValueError) as e:
     raise errors.UserInputError(f'{path}: not a readable JSON file ({e})') from None
+
+
+def save_text(path, text):
+  with atomic_path(path) as tmp_path:
+    with open(tmp_path, 'w') as f:
+      f.write(text)
 
 
 def save_csv(path, dataframe):

@@ -15,7 +15,6 @@ import time
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-import tf_keras as keras
 
 from foundations import errors
 from foundations import model_state
@@ -40,7 +39,7 @@ class TrainingState:
   rows: list  # metric rows so far
   wall_seconds: float
   initial_weights: dict
-  variables: dict  # 'model/{i}' and 'optimizer/{i}' -> array
+  variables: dict  # 'model/{i}', 'optimizer/{i}' and 'random/{i}' (dropout RNG) -> array
 
 
 class _EvalSplit:

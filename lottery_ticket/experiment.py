@@ -123,6 +123,7 @@ class Experiment:
                               config.seed_for('data_order')),
           config.eval_interval, on_eval, resume=resume, checkpoint=checkpointer)
     except errors.TrainingDivergedError as e:
+      tensorboard.close()  # before the directory is renamed
       recording.write_diverged_run(partial, masks, e, details)
       paths.commit(partial, final_dir)
       raise errors.TrainingDivergedError(f'{label}: {e} (recorded in {final_dir})') from None

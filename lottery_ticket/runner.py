@@ -5,7 +5,6 @@ whose default is the paper's value for --network show "None" as their default in
 the value used is printed when the run starts.
 """
 
-import sys
 
 from absl import app
 from absl import flags
@@ -104,18 +103,13 @@ def config_from_flags(experiment, networks):
       checkpoint_interval=FLAGS.checkpoint_interval, **optional)
 
 
-def _fail(message):
-  print(f'error: {message}', file=sys.stderr, flush=True)
-  sys.exit(2)
-
-
 def run(experiment, networks, default_dataset):
   """Defines the flags, parses them and runs `experiment`; user mistakes exit with one line."""
   define_flags(experiment, networks, default_dataset)
 
   def main(argv):
     if len(argv) > 1:
-      _fail(f'unexpected arguments {argv[1:]}; every setting is a --flag (see --helpfull)')
+      errors.exit_with_error(f'unexpected arguments {argv[1:]}; every setting is a --flag (see --helpfull)')
     try:
       config = config_from_flags(experiment, networks)
       print(f'{experiment}: network={config.network} dataset={config.dataset} '
@@ -123,8 +117,8 @@ def run(experiment, networks, default_dataset):
             f'learning_rate={config.learning_rate} output_dir={config.output_dir}', flush=True)
       protocols.PROTOCOLS[experiment](experiment_lib.Experiment(config, networks[config.network]))
     except errors.UserInputError as e:
-      _fail(str(e))
+      errors.exit_with_error(str(e))
     except errors.TrainingDivergedError as e:
-      _fail(f'training diverged: {e}; try a smaller --learning_rate')
+      errors.exit_with_error(f'training diverged: {e}; try a smaller --learning_rate')
 
   app.run(main)

@@ -16,6 +16,9 @@ def test_round_trip(tmp_path):
   for key, value in arrays.items():
     np.testing.assert_array_equal(loaded[key], value)
     assert loaded[key].dtype == value.dtype
+  umask = os.umask(0)
+  os.umask(umask)
+  assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
 
 
 def test_failed_write_keeps_old_file_and_leaves_no_temporary(tmp_path):

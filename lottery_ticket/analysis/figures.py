@@ -7,7 +7,6 @@ means over trials; error bars and bands span the min and max. Percent remaining 
 axis decreasing to the right, as in the paper.
 """
 
-import os
 
 import numpy as np
 from matplotlib import colormaps
@@ -49,7 +48,6 @@ def _figure(panels, height_inches=4.2):
 def _save(figure, path):
   with save_restore.atomic_path(path) as tmp_path:
     figure.savefig(tmp_path, format='png', dpi=120)
-    os.chmod(tmp_path, 0o644)  # mkstemp makes files private; figures are for sharing
   return path
 
 

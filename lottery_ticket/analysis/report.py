@@ -9,7 +9,6 @@ progress are skipped and listed in the report. Mistakes (a missing, empty or for
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -36,18 +35,6 @@ def define_flags():
                      'that still count as matching it.')
 
 
-def _write_text(path, text):
-  with save_restore.atomic_path(path) as tmp_path:
-    with open(tmp_path, 'w') as f:
-      f.write(text)
-    os.chmod(tmp_path, 0o644)
-
-
-def _write_csv(path, dataframe):
-  save_restore.save_csv(path, dataframe)
-  os.chmod(path, 0o644)
-
-
 def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_TOLERANCE_POINTS):
   """Loads `experiment_dir` and writes every report file into `output_dir`.
 
@@ -72,33 +59,28 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
                               tolerance_points)
   written = {name: os.path.join(output_dir, name) for name in OUTPUT_FILES}
   os.makedirs(output_dir, exist_ok=True)
-  _write_csv(written['runs.csv'], runs)
-  _write_csv(written['summary.csv'], table)
+  save_restore.save_csv(written['runs.csv'], runs)
+  save_restore.save_csv(written['summary.csv'], table)
   figures.figure1(table, written['figure1.png'], title)
   figures.figure3(df, written['figure3.png'], title)
   figures.figure4(table, written['figure4.png'], title)
-  _write_text(written['report.md'], text + '\n')
+  save_restore.save_text(written['report.md'], text + '\n')
   return written
-
-
-def _fail(message):
-  print(f'error: {message}', file=sys.stderr, flush=True)
-  sys.exit(2)
 
 
 def main(argv):
   if len(argv) > 1:
-    _fail(f'unexpected arguments {argv[1:]}; every setting is a --flag (see --helpfull)')
+    errors.exit_with_error(f'unexpected arguments {argv[1:]}; every setting is a --flag (see --helpfull)')
   for name in ('experiment_dir', 'output_dir'):
     if not FLAGS[name].value:
-      _fail(f'--{name}: required')
+      errors.exit_with_error(f'--{name}: required')
   try:
     written = write_report(FLAGS.experiment_dir, FLAGS.output_dir, FLAGS.tolerance)
   except errors.UserInputError as e:
     message = str(e)  # load's messages start with the directory: name the flag too
-    _fail(f'--experiment_dir={message}' if message.startswith(FLAGS.experiment_dir) else message)
+    errors.exit_with_error(f'--experiment_dir={message}' if message.startswith(FLAGS.experiment_dir) else message)
   except OSError as e:
-    _fail(f'--output_dir={FLAGS.output_dir}: cannot write the report ({e})')
+    errors.exit_with_error(f'--output_dir={FLAGS.output_dir}: cannot write the report ({e})')
   print(f'report: {written["report.md"]}', flush=True)
 
 

@@ -8,7 +8,7 @@ as the original code did. 5,000 training examples are held out as validation wit
 
 import dataclasses
 import os
-from typing import Callable, Optional, Tuple
+from typing import Callable, Tuple
 
 import numpy as np
 
