@@ -1,13 +1,35 @@
 """Reading and writing a masked model's weights and masks as numpy dicts keyed by layer name.
 
-Weights are keyed '{layer}/kernel' and '{layer}/bias'; masks are keyed '{layer}'. These dicts
-are what gets saved every round, so they are validated against the model before assignment.
+Weights are keyed '{layer}/kernel' and '{layer}/bias' for masked layers, and '{layer}/gamma',
+'/beta', '/moving_mean', '/moving_variance' for BatchNormalization layers (never pruned, but part
+of a network's state: saved, reset and rewound with the weights). Masks are keyed '{layer}'.
+These dicts are what gets saved every round, so they are validated before assignment.
 """
 
 import numpy as np
+import tf_keras as keras
 
 from foundations import errors
 from foundations import masked_layers
+
+_BATCH_NORM_VARIABLES = ('gamma', 'beta', 'moving_mean', 'moving_variance')
+
+
+def _state_variables(model):
+  """[(key, variable, initializer, layer's mask or None)] of every saved variable, in order."""
+  entries = []
+  for layer in model.layers:
+    if isinstance(layer, masked_layers.MASKED_LAYER_TYPES):
+      entries.append((f'{layer.name}/kernel', layer.kernel, layer.kernel_initializer, layer.mask))
+      if layer.use_bias:
+        entries.append((f'{layer.name}/bias', layer.bias, layer.bias_initializer, None))
+    elif isinstance(layer, keras.layers.BatchNormalization):
+      for kind in _BATCH_NORM_VARIABLES:
+        variable = getattr(layer, kind)
+        if variable is not None:  # center=False or scale=False drop beta or gamma
+          entries.append((f'{layer.name}/{kind}', variable,
+                          getattr(layer, f'{kind}_initializer'), None))
+  return entries
 
 
 def get_masks(model):
@@ -16,16 +38,14 @@ def get_masks(model):
 
 
 def get_weights(model, masked=True):
-  """{'{layer}/kernel' and '{layer}/bias': array} for every masked layer.
+  """{key: array} of every masked layer's kernel and bias and every BatchNorm variable.
 
   With masked=True kernels are returned as kernel * mask, so pruned weights read exactly zero.
   """
   weights = {}
-  for name, layer in masked_layers.masked_layers(model).items():
-    kernel = layer.kernel.numpy()
-    weights[f'{name}/kernel'] = kernel * layer.mask.numpy() if masked else kernel
-    if layer.use_bias:
-      weights[f'{name}/bias'] = layer.bias.numpy()
+  for key, variable, _, mask in _state_variables(model):
+    value = variable.numpy()
+    weights[key] = value * mask.numpy() if masked and mask is not None else value
   return weights
 
 
@@ -35,12 +55,7 @@ def expected_mask_shapes(model):
 
 
 def expected_weight_shapes(model):
-  shapes = {}
-  for name, layer in masked_layers.masked_layers(model).items():
-    shapes[f'{name}/kernel'] = tuple(layer.kernel.shape)
-    if layer.use_bias:
-      shapes[f'{name}/bias'] = tuple(layer.bias.shape)
-  return shapes
+  return {key: tuple(variable.shape) for key, variable, _, _ in _state_variables(model)}
 
 
 def check_arrays(arrays, expected_shapes, source):
@@ -70,11 +85,10 @@ def set_masks(model, masks):
 
 
 def set_weights(model, weights):
-  """Assigns kernels and biases; pruned positions are zeroed so stored kernels equal kernel*mask."""
-  for name, layer in masked_layers.masked_layers(model).items():
-    layer.kernel.assign(np.asarray(weights[f'{name}/kernel'], np.float32) * layer.mask.numpy())
-    if layer.use_bias:
-      layer.bias.assign(np.asarray(weights[f'{name}/bias'], np.float32))
+  """Assigns every saved variable; pruned positions are zeroed so kernels equal kernel*mask."""
+  for key, variable, _, mask in _state_variables(model):
+    value = np.asarray(weights[key], np.float32)
+    variable.assign(value * mask.numpy() if mask is not None else value)
 
 
 def sample_initial_weights(model, seed):
@@ -84,14 +98,10 @@ def sample_initial_weights(model, seed):
   distribution as the network's definition (e.g. Gaussian Glorot), a different draw per seed.
   """
   weights = {}
-  for index, (name, layer) in enumerate(masked_layers.masked_layers(model).items()):
-    for kind, initializer, variable in (('kernel', layer.kernel_initializer, layer.kernel),
-                                        ('bias', layer.bias_initializer, layer.bias)):
-      if variable is None:
-        continue
-      config = dict(initializer.get_config())
-      if 'seed' in config:
-        config['seed'] = int(seed) * 1009 + 2 * index + (kind == 'bias')
-      values = type(initializer).from_config(config)(variable.shape, dtype='float32')
-      weights[f'{name}/{kind}'] = np.asarray(values)
+  for index, (key, variable, initializer, _) in enumerate(_state_variables(model)):
+    config = dict(initializer.get_config())
+    if 'seed' in config:
+      config['seed'] = int(seed) * 1009 + index
+    values = type(initializer).from_config(config)(variable.shape, dtype='float32')
+    weights[key] = np.asarray(values)
   return weights

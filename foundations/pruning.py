@@ -1,8 +1,10 @@
-"""Layer-wise magnitude pruning of surviving weights, and set operations on masks.
+"""Magnitude pruning of surviving weights, layer-wise or global, and set operations on masks.
 
-Each round removes exactly round(rate x survivors) of a layer's surviving weights, those with the
-smallest |final weight|. Ties are broken by position (lower flat index pruned first), so the
-result never depends on sort stability, and already-pruned weights stay pruned.
+Layer-wise, each round removes exactly round(rate x survivors) of a layer's surviving weights,
+those with the smallest |final weight|. Global pruning removes round(rate x survivors) across all
+the layers it covers, pooled. Ties are broken by position (lower flat index first; globally,
+earlier layers first), so the result never depends on sort stability, and already-pruned
+weights stay pruned.
 """
 
 import math
@@ -51,6 +53,53 @@ def prune_by_percent(rates, masks, final_weights):
     check_rate(name, rate)
     new_masks[name] = prune_layer(mask, final_weights[f'{name}/kernel'], rate)
   return new_masks
+
+
+def prune_global(layers, rate, masks, final_weights):
+  """Removes round(rate x survivors of `layers`) of their weights, smallest |weight| first.
+
+  Args:
+    layers: names of the layers pruned together (the others keep their masks).
+    rate: fraction of the pooled survivors to remove, in [0, 1).
+    masks: {layer name: current 0/1 mask}.
+    final_weights: {'{layer}/kernel': trained kernel}.
+
+  Returns:
+    {layer name: new mask} for every layer in `masks`.
+  """
+  check_rate('global pruning', rate)
+  survivors = [np.flatnonzero(np.asarray(masks[name]).ravel()) for name in layers]
+  magnitudes = np.concatenate([np.abs(np.asarray(final_weights[f'{name}/kernel']).ravel()[s])
+                               for name, s in zip(layers, survivors)] or [np.zeros(0)])
+  layer_index = np.concatenate([np.full(s.size, i) for i, s in enumerate(survivors)] or
+                               [np.zeros(0, int)])
+  position = np.concatenate(survivors or [np.zeros(0, int)])
+  order = np.lexsort((position, layer_index, magnitudes))
+  removed = order[:count_to_remove(rate, magnitudes.size)]
+  new_masks = {name: np.asarray(mask, np.float32).copy() for name, mask in masks.items()}
+  for i, name in enumerate(layers):
+    flat = new_masks[name].reshape(-1)
+    flat[position[removed[layer_index[removed] == i]]] = 0.0
+  return new_masks
+
+
+def global_one_shot(layers, masks, final_weights, target_percent):
+  """Globally pruned masks with `target_percent` of all weights (every layer) remaining.
+
+  The layers outside `layers` are not pruned, so targets below their share are unreachable.
+  """
+  total = sum(np.asarray(mask).size for mask in masks.values())
+  kept_elsewhere = sum(int(np.count_nonzero(masks[name])) for name in masks if name not in layers)
+  pooled = sum(int(np.count_nonzero(masks[name])) for name in layers)
+  to_keep = int(math.floor(target_percent / 100.0 * total + 0.5)) - kept_elsewhere
+  if to_keep <= 0:
+    raise errors.UserInputError(
+        f'--percent_remaining={target_percent:g}: unreachable, layers that are never pruned '
+        f'already hold {100.0 * kept_elsewhere / total:.2f}% of the weights')
+  if to_keep >= pooled:
+    return {name: np.asarray(mask, np.float32).copy() for name, mask in masks.items()}
+  # count_to_remove(rate, pooled) == pooled - to_keep for this rate (halves round up).
+  return prune_global(layers, (pooled - to_keep) / pooled, masks, final_weights)
 
 
 def random_masks_like(masks, rng):

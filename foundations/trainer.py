@@ -15,7 +15,9 @@ import time
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+import tf_keras as keras
 
+from foundations import augmentation
 from foundations import errors
 from foundations import model_state
 
@@ -60,7 +62,7 @@ class _EvalSplit:
 
 
 def _loss_and_correct(model, images, labels, training):
-  logits = model(images, training=training)
+  logits = tf.cast(model(images, training=training), tf.float32)  # float16 with mixed precision
   losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
   correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels),
                     tf.float32)
@@ -77,6 +79,12 @@ class Trainer:
     validation, test: (images, labels) numpy arrays evaluated every eval_interval iterations.
     eval_batch_size: examples per evaluation batch (bounds evaluation memory).
     jit_compile: compile with XLA (faster on CPU; disable for debugging).
+    schedule: optional foundations.optimizers.Schedule; the learning rate of each step is
+      schedule(global iteration). None (or a constant schedule) keeps the optimizer's own rate.
+    weight_decay: L2 coefficient added to every gradient (g + weight_decay * w), as PyTorch's
+      coupled weight decay; pruned weights are zero, so they stay zero.
+    augment_seed: if not None, every training batch is augmented by
+      foundations.augmentation.augment(images, augment_seed, iteration).
 
   Dropout masks are reproducible across checkpoints only if the model was built after
   keras.backend.experimental.enable_tf_random_generator(), which gives each Dropout layer a
@@ -84,10 +92,16 @@ class Trainer:
   """
 
   def __init__(self, model, optimizer, train, validation, test, eval_batch_size=1000,
-               jit_compile=True):
+               jit_compile=True, schedule=None, weight_decay=0.0, augment_seed=None):
     self.model = model
     self.optimizer = optimizer
+    self._schedule = None if schedule is None or schedule.is_constant else schedule
+    self._weight_decay = float(weight_decay)
+    self._augment_seed = augment_seed
     self.optimizer.build(model.trainable_variables)
+    # Mixed precision wraps the optimizer in a LossScaleOptimizer (float16 gradients).
+    self._loss_scaling = isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
+    self._initial_optimizer_state = [v.numpy() for v in self.optimizer.variables]
     self._train_images = tf.Variable(train[0], trainable=False)
     self._train_labels = tf.Variable(train[1].astype(np.int32), trainable=False)
     self.num_train_examples = len(train[1])
@@ -105,23 +119,34 @@ class Trainer:
     self._evaluate = tf.function(self._evaluate_fn, jit_compile=jit_compile)
     self.traces = 0  # Python traces of the compiled functions, for leak checks
 
-  def _train_steps_fn(self, batch_indices):
-    """Runs one step per row of batch_indices; returns (mean loss, mean accuracy)."""
+  def _train_steps_fn(self, batch_indices, first_iteration):
+    """Runs one step per row of batch_indices, the first being global iteration
+    `first_iteration`; returns (sum of losses, sum of accuracies) over the steps."""
     self.traces += 1
     variables = self.model.trainable_variables
     loss_sum = tf.constant(0.0)
     correct_sum = tf.constant(0.0)
     for step in tf.range(tf.shape(batch_indices)[0]):
+      iteration = first_iteration + tf.cast(step, tf.int64)
       images = tf.gather(self._train_images, batch_indices[step])
       labels = tf.gather(self._train_labels, batch_indices[step])
+      if self._augment_seed is not None:
+        images = augmentation.augment(images, self._augment_seed, iteration)
       with tf.GradientTape() as tape:
         losses, correct = _loss_and_correct(self.model, images, labels, training=True)
         loss = tf.reduce_mean(losses)
-      self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        scaled_loss = self.optimizer.get_scaled_loss(loss) if self._loss_scaling else loss
+      gradients = tape.gradient(scaled_loss, variables)
+      if self._loss_scaling:
+        gradients = self.optimizer.get_unscaled_gradients(gradients)
+      if self._weight_decay:
+        gradients = [g + self._weight_decay * v for g, v in zip(gradients, variables)]
+      if self._schedule is not None:
+        self.optimizer.learning_rate.assign(self._schedule(iteration))
+      self.optimizer.apply_gradients(zip(gradients, variables))
       loss_sum += loss
       correct_sum += tf.reduce_mean(correct)
-    steps = tf.cast(tf.shape(batch_indices)[0], tf.float32)
-    return loss_sum / steps, correct_sum / steps
+    return loss_sum, correct_sum
 
   def _evaluate_fn(self, images, labels, weights):
     """(mean loss, accuracy) over a padded split."""
@@ -142,8 +167,9 @@ class Trainer:
     return {f'{split}_loss': float(loss), f'{split}_accuracy': float(accuracy)}
 
   def reset_optimizer(self):
-    for variable in self.optimizer.variables:
-      variable.assign(tf.zeros_like(variable))
+    """A fresh optimizer: zero moments and step count (and the initial loss scale, if any)."""
+    for variable, initial in zip(self.optimizer.variables, self._initial_optimizer_state):
+      variable.assign(initial)
 
   def _reset_random_states(self):
     """Every run draws the same dropout masks, whatever ran before it in this process."""
@@ -172,23 +198,30 @@ class Trainer:
       variable.assign(state.variables[key])
 
   def train(self, initial_weights, masks, training_iterations, batch_order, eval_interval=100,
-            on_eval=None, resume=None, checkpoint=None):
-    """Trains from `initial_weights` under `masks` for `training_iterations` steps.
+            on_eval=None, resume=None, checkpoint=None, start_iteration=0, capture=None,
+            eval_iterations=()):
+    """Trains from `initial_weights` under `masks` from `start_iteration` to `training_iterations`.
 
     Args:
-      initial_weights: {'{layer}/kernel'|'{layer}/bias': array}.
+      initial_weights: {key: array} as from model_state.get_weights.
       masks: {layer: 0/1 array}.
-      training_iterations: optimizer steps to run.
+      training_iterations: the global iteration to train to.
       batch_order: a BatchOrder over this trainer's training split.
-      eval_interval: evaluate validation and test every this many iterations (and at the end).
+      eval_interval: evaluate validation and test at every multiple of this (and at the end).
       on_eval: optional callable(row dict, seconds elapsed), called after every evaluation.
       resume: optional TrainingState of this run to continue from (same arguments otherwise);
         the result equals that of an uninterrupted run bit for bit.
       checkpoint: optional object with due(iteration, seconds elapsed) -> bool and
         save(TrainingState), consulted after every evaluation before the last.
+      start_iteration: the global iteration `initial_weights` belong to (rewinding): data order,
+        augmentation and learning-rate schedule continue from there; the optimizer state
+        starts at zero all the same.
+      capture: optional (iteration, callable(weights dict)): called with the weights reached at
+        that iteration (which must lie after start_iteration), e.g. to save a rewind point.
+      eval_iterations: further iterations at which to evaluate (e.g. the report iterations).
 
     Returns:
-      A TrainingResult.
+      A TrainingResult; its history has a row per evaluation after start_iteration.
 
     Raises:
       errors.TrainingDivergedError: if the training loss becomes NaN or infinite; its `history`
@@ -199,19 +232,30 @@ class Trainer:
     self.reset_optimizer()
     self._reset_random_states()
     initial = model_state.get_weights(self.model)
-    rows, iteration, previous_seconds = [], 0, 0.0
+    rows, iteration, previous_seconds = [], start_iteration, 0.0
     if resume is not None:
       self._restore(resume)
       rows, iteration, previous_seconds = list(resume.rows), resume.iteration, resume.wall_seconds
       initial = resume.initial_weights
+    stops = _stops(iteration, training_iterations, eval_interval, eval_iterations, capture)
+    evaluations = set(_evaluation_iterations(training_iterations, eval_interval, eval_iterations))
     start = time.perf_counter() - previous_seconds
-    while iteration < training_iterations:
-      steps = min(eval_interval, training_iterations - iteration)
-      train_loss, train_accuracy = self._train_steps(
-          tf.constant(batch_order.indices(iteration, steps)))
-      iteration += steps
-      row = {'iteration': iteration, 'train_loss': float(train_loss),
-             'train_accuracy': float(train_accuracy)}
+    loss_sum, correct_sum, interval_steps = np.float32(0), np.float32(0), 0
+    for stop in stops:
+      steps = stop - iteration
+      losses, corrects = self._train_steps(tf.constant(batch_order.indices(iteration, steps)),
+                                           tf.constant(iteration, tf.int64))
+      loss_sum, correct_sum = loss_sum + losses.numpy(), correct_sum + corrects.numpy()
+      interval_steps += steps
+      iteration = stop
+      if capture is not None and iteration == capture[0]:
+        capture[1](model_state.get_weights(self.model))
+      if iteration not in evaluations:
+        continue
+      row = {'iteration': iteration,
+             'train_loss': float(loss_sum / np.float32(interval_steps)),
+             'train_accuracy': float(correct_sum / np.float32(interval_steps))}
+      loss_sum, correct_sum, interval_steps = np.float32(0), np.float32(0), 0
       row.update(self.evaluate('validation'))
       row.update(self.evaluate('test'))
       rows.append(row)
@@ -227,9 +271,26 @@ class Trainer:
           iteration, elapsed):
         checkpoint.save(self.snapshot(iteration, rows, elapsed, initial))
     wall_seconds = time.perf_counter() - start
+    steps_run = training_iterations - start_iteration
     return TrainingResult(
         initial_weights=initial,
         final_weights=model_state.get_weights(self.model),
         history=pd.DataFrame(rows, columns=METRIC_COLUMNS),
         wall_seconds=wall_seconds,
-        steps_per_second=training_iterations / wall_seconds if wall_seconds > 0 else 0.0)
+        steps_per_second=steps_run / wall_seconds if wall_seconds > 0 else 0.0)
+
+
+def _evaluation_iterations(training_iterations, eval_interval, extra=()):
+  """Every multiple of eval_interval up to training_iterations, the extras, and the end."""
+  points = set(range(eval_interval, training_iterations + 1, eval_interval))
+  points.update(i for i in extra if 0 < i <= training_iterations)
+  points.add(training_iterations)
+  return sorted(points)
+
+
+def _stops(iteration, training_iterations, eval_interval, eval_iterations, capture):
+  """The iterations after `iteration` at which a compiled call ends: evaluations and capture."""
+  points = set(_evaluation_iterations(training_iterations, eval_interval, eval_iterations))
+  if capture is not None:
+    points.add(capture[0])
+  return sorted(p for p in points if p > iteration)

@@ -9,10 +9,13 @@ import numpy as np
 from foundations import errors
 from foundations import save_restore
 
+OPTIMIZERS = ('adam', 'sgd')  # foundations.optimizers (kept here: checking needs no TensorFlow)
+PRUNING = ('layerwise', 'global')
 EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune')
 REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs')
 # Every random choice has its own stream, so e.g. changing the data order leaves θ0 unchanged.
-SEED_PURPOSES = ('init', 'data_order', 'validation_split', 'dropout', 'reinit', 'random_prune')
+SEED_PURPOSES = ('init', 'data_order', 'validation_split', 'dropout', 'reinit', 'random_prune',
+                 'augment')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +43,17 @@ class ExperimentConfig:
   jit_compile: bool = True
   progress_seconds: float = 15.0
   checkpoint_interval: int = 0  # iterations between checkpoints; 0: every ~5 minutes of work
+  optimizer: str = 'adam'
+  momentum: float = 0.0
+  weight_decay: float = 0.0
+  lr_milestones: Tuple[int, ...] = ()
+  lr_gamma: float = 0.1
+  warmup_iterations: int = 0
+  augment: bool = False
+  pruning: str = 'layerwise'
+  rewind_iteration: int = 0  # levels >= 1 (and controls) reset survivors to the dense run's θk
+  report_iterations: Tuple[int, ...] = ()
+  mixed_precision: bool = False
 
   def seed_for(self, purpose):
     """A 31-bit seed for one purpose (see SEED_PURPOSES), fixed by --seed and --trial."""
@@ -61,6 +75,19 @@ class ExperimentConfig:
         (all(level >= 0 for level in self.control_levels), 'level', 'integers >= 0'),
         (self.reinit_mode in REINIT_MODES, 'reinit_mode', f'one of {REINIT_MODES}'),
         (self.checkpoint_interval >= 0, 'checkpoint_interval', 'an integer >= 0'),
+        (self.optimizer in OPTIMIZERS, 'optimizer', f'one of {OPTIMIZERS}'),
+        (0 <= self.momentum < 1, 'momentum', 'a number in [0, 1)'),
+        (self.weight_decay >= 0, 'weight_decay', 'a number >= 0'),
+        (all(m >= 1 for m in self.lr_milestones) and list(self.lr_milestones) == sorted(
+            self.lr_milestones), 'lr_milestones', 'increasing iterations >= 1'),
+        (self.lr_gamma > 0, 'lr_gamma', 'a number > 0'),
+        (self.warmup_iterations >= 0, 'warmup_iterations', 'an integer >= 0'),
+        (self.pruning in PRUNING, 'pruning', f'one of {PRUNING}'),
+        (0 <= self.rewind_iteration < self.training_iterations, 'rewind_iteration',
+         f'an iteration in [0, --training_iterations={self.training_iterations})'),
+        (all(0 < i <= self.training_iterations for i in self.report_iterations),
+         'report_iterations', f'iterations in [1, --training_iterations='
+         f'{self.training_iterations}]'),
     ]
     for ok, flag, expected in checks:
       if not ok:
@@ -75,7 +102,7 @@ _FIELD_OF_FLAG = {'level': 'control_levels'}
 
 def _flag_text(value):
   """A value as it would be typed on the command line."""
-  if isinstance(value, tuple):
+  if isinstance(value, (tuple, list)):
     return ','.join(_flag_text(v) for v in value)
   return f'{value:g}' if isinstance(value, float) else str(value)
 
@@ -95,12 +122,21 @@ def check_writable(output_dir):
 
 # Settings that change results: an output directory holds runs of one value of each.
 RESULT_SETTINGS = ('network', 'dataset', 'training_iterations', 'batch_size', 'learning_rate',
-                   'dropout', 'eval_interval', 'validation_size', 'seed', 'jit_compile')
+                   'dropout', 'eval_interval', 'validation_size', 'seed', 'jit_compile',
+                   'optimizer', 'momentum', 'weight_decay', 'lr_milestones', 'lr_gamma',
+                   'warmup_iterations', 'augment', 'pruning', 'rewind_iteration',
+                   'mixed_precision')
+# What experiments recorded before a setting existed ran with.
+_EARLIER_DEFAULTS = dict(optimizer='adam', momentum=0.0, weight_decay=0.0, lr_milestones=[],
+                         lr_gamma=0.1, warmup_iterations=0, augment=False, pruning='layerwise',
+                         rewind_iteration=0, mixed_precision=False)
 SETTINGS_FILE = 'experiment.json'
 
 
 def _settings(config):
-  return {name: getattr(config, name) for name in RESULT_SETTINGS}
+  """RESULT_SETTINGS as JSON values (tuples become lists)."""
+  values = {name: getattr(config, name) for name in RESULT_SETTINGS}
+  return {name: list(v) if isinstance(v, tuple) else v for name, v in values.items()}
 
 
 def check_settings(config):
@@ -112,7 +148,11 @@ def check_settings(config):
   path = os.path.join(config.output_dir, SETTINGS_FILE)
   if not os.path.exists(path):
     return
-  recorded, settings = save_restore.load_json(path), _settings(config)
+  recorded = save_restore.load_json(path)
+  if not isinstance(recorded, dict):
+    raise errors.UserInputError(f'{path}: not an experiment settings file (expected a JSON object)')
+  recorded = dict(_EARLIER_DEFAULTS, **recorded)
+  settings = _settings(config)
   differences = [f'--{name}={_flag_text(settings[name])} (was {_flag_text(recorded.get(name))})'
                  for name in RESULT_SETTINGS if recorded.get(name) != settings[name]]
   if differences:

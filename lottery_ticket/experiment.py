@@ -15,13 +15,21 @@ from foundations import checkpointing
 from foundations import errors
 from foundations import locking
 from foundations import model_state
+from foundations import optimizers
 from foundations import paths
+from foundations import pruning
 from foundations import save_restore
 from foundations import trainer as trainer_lib
 from lottery_ticket import config as config_lib
 from lottery_ticket import datasets
 from lottery_ticket import progress
 from lottery_ticket import recording
+
+
+def channel_statistics(images):
+  """(mean, std) per channel of uint8 images scaled to [0, 1], for input normalisation."""
+  scaled = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255.0
+  return scaled.mean(axis=0), np.maximum(scaled.std(axis=0), 1e-3)
 
 
 class Experiment:
@@ -41,8 +49,14 @@ class Experiment:
     # on CPU. XLA's CPU kernels are deterministic for a fixed seed (tests check runs bit for bit).
     keras.backend.experimental.enable_tf_random_generator()  # checkpointable dropout RNG
     keras.utils.set_random_seed(config.seed_for('dropout'))
+    if config.mixed_precision:
+      keras.mixed_precision.set_global_policy('mixed_float16')
     dropout_rate = spec.dropout_rate if config.dropout else 0.0
-    self.model = spec.build(self.dataset.input_shape, self.dataset.num_classes, dropout_rate)
+    extra = {}
+    if spec.normalize_inputs:
+      extra['channel_statistics'] = channel_statistics(self.dataset.train[0])
+    self.model = spec.build(self.dataset.input_shape, self.dataset.num_classes, dropout_rate,
+                            **extra)
     self._trainer = None
     self._lock = None  # taken before the first write
 
@@ -50,10 +64,17 @@ class Experiment:
   def trainer(self):
     """The compiled trainer, created on first use (it copies the dataset to the device)."""
     if self._trainer is None:
+      config = self.config
+      optimizer = optimizers.create(config.optimizer, config.learning_rate, config.momentum)
+      if config.mixed_precision:
+        optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
       self._trainer = trainer_lib.Trainer(
-          self.model, keras.optimizers.Adam(self.config.learning_rate),
-          self.dataset.train, self.dataset.validation, self.dataset.test,
-          jit_compile=self.config.jit_compile)
+          self.model, optimizer, self.dataset.train, self.dataset.validation, self.dataset.test,
+          jit_compile=config.jit_compile,
+          schedule=optimizers.Schedule(config.learning_rate, config.lr_milestones,
+                                       config.lr_gamma, config.warmup_iterations),
+          weight_decay=config.weight_decay,
+          augment_seed=config.seed_for('augment') if config.augment else None)
     return self._trainer
 
   def original_initial_weights(self):
@@ -77,23 +98,57 @@ class Experiment:
   def run_dir(self, level, experiment):
     return paths.run_dir(self.config.output_dir, self.config.trial, level, experiment)
 
-  def _claim_output_dir(self):
+  def batch_order(self):
+    """The trial's minibatch order (a function of the iteration; the same for every run)."""
+    return batching.BatchOrder(self.trainer.num_train_examples, self.config.batch_size,
+                               self.config.seed_for('data_order'))
+
+  def prune(self, masks, final_weights):
+    """One round of pruning per --pruning: each layer by its rate, or the prunable layers pooled."""
+    if self.config.pruning == 'global':
+      return pruning.prune_global(self.spec.globally_pruned_layers, self.spec.global_prune_rate,
+                                  masks, final_weights)
+    return pruning.prune_by_percent(self.spec.prune_rates, masks, final_weights)
+
+  def one_shot_pruner(self, percent_remaining):
+    """A function (dense masks, trained weights) -> masks with `percent_remaining` left.
+
+    Layer-wise, each layer keeps the share it would after iterative pruning to that size
+    (pruning.one_shot_rates); globally, the prunable layers are pooled. Raises UserInputError
+    for an unreachable target, before anything trains.
+    """
+    dense = self.full_masks()
+    if self.config.pruning == 'global':
+      layers = self.spec.globally_pruned_layers
+      # Checks reachability now (with zero weights), prunes the trained weights later.
+      pruning.global_one_shot(layers, dense, {f'{n}/kernel': m for n, m in dense.items()},
+                              percent_remaining)
+      return lambda masks, weights: pruning.global_one_shot(layers, masks, weights,
+                                                            percent_remaining)
+    rates = pruning.one_shot_rates(self.spec.prune_rates,
+                                   {name: mask.size for name, mask in dense.items()},
+                                   percent_remaining)
+    return lambda masks, weights: pruning.prune_by_percent(rates, masks, weights)
+
+  def claim_output_dir(self):
     """Before the first write: lock --output_dir and check it holds this experiment's settings."""
     if self._lock is None:
       self._lock = locking.DirectoryLock(self.config.output_dir)
       config_lib.check_settings(self.config)  # again: another process may have written it
       config_lib.record_settings(self.config)
 
-  def train(self, final_dir, masks, initial_weights, label, **details):
+  def train(self, final_dir, masks, initial_weights, label, start_iteration=0, capture=None,
+            **details):
     """Trains one run from `initial_weights` under `masks`, records it in `final_dir`.
 
     Continues from the run's checkpoint if an interrupted attempt left one. A diverged run is
     recorded (summary status 'diverged', no final weights) and raises TrainingDivergedError.
+    `start_iteration` and `capture` are Trainer.train's (rewinding).
 
     Returns:
       (summary dict, TrainingResult).
     """
-    self._claim_output_dir()
+    self.claim_output_dir()
     config = self.config
     partial = paths.partial_dir(final_dir)
     checkpointer = checkpointing.Checkpointer(
@@ -115,13 +170,19 @@ class Experiment:
         dataset_source=self.dataset.source, trial=config.trial, seed=config.seed,
         training_iterations=config.training_iterations, batch_size=config.batch_size,
         learning_rate=config.learning_rate, eval_interval=config.eval_interval,
-        dropout=config.dropout)
+        dropout=config.dropout, optimizer=config.optimizer, momentum=config.momentum,
+        weight_decay=config.weight_decay, lr_milestones=list(config.lr_milestones),
+        lr_gamma=config.lr_gamma, warmup_iterations=config.warmup_iterations,
+        augment=config.augment, pruning=config.pruning, start_iteration=start_iteration,
+        rewind_iteration=config.rewind_iteration, mixed_precision=config.mixed_precision,
+        report_iterations=list(config.report_iterations))
     try:
       result = self.trainer.train(
           initial_weights, masks, config.training_iterations,
-          batching.BatchOrder(self.trainer.num_train_examples, config.batch_size,
-                              config.seed_for('data_order')),
-          config.eval_interval, on_eval, resume=resume, checkpoint=checkpointer)
+          self.batch_order(),
+          config.eval_interval, on_eval, resume=resume, checkpoint=checkpointer,
+          start_iteration=start_iteration, capture=capture,
+          eval_iterations=config.report_iterations)
     except errors.TrainingDivergedError as e:
       tensorboard.close()  # before the directory is renamed
       recording.write_diverged_run(partial, masks, e, details)

@@ -15,6 +15,7 @@ from foundations import model_state
 from foundations import paths
 from foundations import pruning
 from foundations import save_restore
+from lottery_ticket import rewinding
 
 
 def _label(experiment, level, name):
@@ -34,17 +35,24 @@ def _completed(final_dir):
 
 
 def train(experiment):
-  """One training run, optionally from --masks and --presets (files or run directories)."""
+  """One training run, optionally from --masks and --presets (files or run directories).
+
+  With --rewind_iteration=k > 0 and no --presets it starts from the trial's θk at iteration k.
+  """
   config = experiment.config
   masks = experiment.full_masks()
   if config.masks:
     masks = experiment.load_masks(experiment_file(config.masks, paths.MASKS, 'masks'))
-  initial = experiment.original_initial_weights()
+  initial, start = experiment.original_initial_weights(), 0
   if config.presets:
     initial = experiment.load_weights(
         experiment_file(config.presets, paths.INITIAL_WEIGHTS, 'presets'))
+  else:
+    initial, start = rewinding.start_point(experiment, initial)
   final_dir = os.path.join(paths.trial_dir(config.output_dir, config.trial), 'train')
-  experiment.train(final_dir, masks, initial, f'trial{config.trial} train', experiment='train')
+  if _completed(final_dir) is None:
+    experiment.train(final_dir, masks, initial, f'trial{config.trial} train',
+                     start_iteration=start, experiment='train')
 
 
 def experiment_file(path, default_name, flag):
@@ -57,52 +65,63 @@ def experiment_file(path, default_name, flag):
   return candidate
 
 
-def lottery(experiment):
-  """Iterative magnitude pruning: train, prune each layer's survivors, reset them to θ0, repeat.
+def _dense_run(experiment, initial):
+  """The trained weights of the trial's dense network (level 0), training it if needed.
 
-  Level 0 is the dense network; level L has been pruned L times. Every level trains from the
-  same θ0 (the trial's initialisation) under a fresh optimizer.
+  Level 0 always trains from θ0; with --rewind_iteration=k it saves θk on the way.
+  """
+  final_dir = experiment.run_dir(0, 'lottery')
+  if _completed(final_dir) is not None:
+    return experiment.load_weights(os.path.join(final_dir, paths.FINAL_WEIGHTS))
+  _, result = experiment.train(final_dir, experiment.full_masks(), initial,
+                               _label(experiment, 0, 'lottery'),
+                               capture=rewinding.capture(experiment), experiment='lottery',
+                               level=0)
+  return result.final_weights
+
+
+def lottery(experiment):
+  """Iterative magnitude pruning: train, prune the survivors, reset them, repeat.
+
+  Level 0 is the dense network; level L has been pruned L times (--pruning: each layer by its
+  own rate, or the prunable layers pooled). Every pruned level restarts its survivors from θ0,
+  or with --rewind_iteration=k from the dense run's θk at iteration k, under a fresh optimizer.
   """
   config = experiment.config
-  initial = experiment.original_initial_weights()
+  original = experiment.original_initial_weights()
+  final = _dense_run(experiment, original)
   masks = experiment.full_masks()
-  for level in range(config.levels + 1):
+  start_weights = start = None
+  for level in range(1, config.levels + 1):
+    masks = experiment.prune(masks, final)
     final_dir = experiment.run_dir(level, 'lottery')
     if _completed(final_dir) is not None:
       masks = experiment.load_masks(os.path.join(final_dir, paths.MASKS))
       final = experiment.load_weights(os.path.join(final_dir, paths.FINAL_WEIGHTS))
-    else:
-      _, result = experiment.train(final_dir, masks, initial, _label(experiment, level, 'lottery'),
-                                   experiment='lottery', level=level)
-      final = result.final_weights
-    if level < config.levels:
-      masks = pruning.prune_by_percent(experiment.spec.prune_rates, masks, final)
+      continue
+    if start_weights is None:
+      start_weights, start = rewinding.start_point(experiment, original)
+    _, result = experiment.train(final_dir, masks, start_weights,
+                                 _label(experiment, level, 'lottery'), start_iteration=start,
+                                 experiment='lottery', level=level)
+    final = result.final_weights
 
 
 def one_shot(experiment):
   """Train the dense network once (shared with the lottery experiment's level 0), prune it to
-  each --percent_remaining in one step, reset the survivors to θ0 and retrain."""
+  each --percent_remaining in one step, reset the survivors (to θ0 or θk) and retrain."""
   config = experiment.config
-  initial = experiment.original_initial_weights()
-  dense = experiment.full_masks()
-  sizes = {name: mask.size for name, mask in dense.items()}
-  targets = {p: pruning.one_shot_rates(experiment.spec.prune_rates, sizes, p)
-             for p in config.percent_remaining}  # checks every target before training
-  dense_dir = experiment.run_dir(0, 'lottery')
-  if _completed(dense_dir) is not None:
-    final = experiment.load_weights(os.path.join(dense_dir, paths.FINAL_WEIGHTS))
-  else:
-    _, result = experiment.train(dense_dir, dense, initial, _label(experiment, 0, 'lottery'),
-                                 experiment='lottery', level=0)
-    final = result.final_weights
-  for percent, rates in targets.items():
+  pruners = {p: experiment.one_shot_pruner(p) for p in config.percent_remaining}  # checks first
+  original = experiment.original_initial_weights()
+  final = _dense_run(experiment, original)
+  start_weights, start = rewinding.start_point(experiment, original)
+  for percent, pruner in pruners.items():
     final_dir = os.path.join(paths.trial_dir(config.output_dir, config.trial), 'one_shot',
                              f'remaining{percent:g}')
     if _completed(final_dir) is None:
-      masks = pruning.prune_by_percent(rates, dense, final)
-      experiment.train(final_dir, masks, initial,
-                       f'trial{config.trial} one-shot {percent:g}%', experiment='one_shot',
-                       target_percent_remaining=percent)
+      experiment.train(final_dir, pruner(experiment.full_masks(), final), start_weights,
+                       f'trial{config.trial} one-shot {percent:g}%', start_iteration=start,
+                       experiment='one_shot', target_percent_remaining=percent)
 
 
 def _control_inputs(experiment):
@@ -142,28 +161,35 @@ def reinitialized_weights(experiment, original):
 
 
 def reinit(experiment):
-  """Control: a winning ticket's mask trained from a new random initialisation."""
+  """Control: a winning ticket's mask trained from a new random initialisation.
+
+  With --rewind_iteration=k the new weights start at iteration k, like the ticket they control.
+  """
   level_masks, original = _control_inputs(experiment)
   mode = experiment.config.reinit_mode
   name = 'reinit' if mode == 'glorot' else f'reinit_{mode}'
   initial = reinitialized_weights(experiment, original)
+  start = experiment.config.rewind_iteration
   for level, masks in level_masks.items():
     final_dir = experiment.run_dir(level, name)
     if _completed(final_dir) is None:
       experiment.train(final_dir, masks, initial, _label(experiment, level, name),
-                       experiment='reinit', reinit_mode=mode, level=level)
+                       start_iteration=start, experiment='reinit', reinit_mode=mode, level=level)
 
 
 def random_prune(experiment):
-  """Control: a random mask with the ticket's per-layer survivor counts, trained from θ0."""
+  """Control: a random mask with the ticket's per-layer survivor counts, trained from θ0 (θk)."""
   level_masks, original = _control_inputs(experiment)
+  start_weights = start = None
   for level, masks in level_masks.items():
     final_dir = experiment.run_dir(level, 'random_prune')
     if _completed(final_dir) is None:
+      if start_weights is None:
+        start_weights, start = rewinding.start_point(experiment, original)
       rng = np.random.default_rng([experiment.config.seed_for('random_prune'), level])
-      experiment.train(final_dir, pruning.random_masks_like(masks, rng), original,
-                       _label(experiment, level, 'random_prune'), experiment='random_prune',
-                       level=level)
+      experiment.train(final_dir, pruning.random_masks_like(masks, rng), start_weights,
+                       _label(experiment, level, 'random_prune'), start_iteration=start,
+                       experiment='random_prune', level=level)
 
 
 PROTOCOLS = {'train': train, 'lottery': lottery, 'one_shot': one_shot, 'reinit': reinit,

@@ -54,8 +54,16 @@ def summarize(result, masks, details):
       test_accuracy_at_early_stop=early_stop_accuracy,
       final_test_accuracy=float(last['test_accuracy']),
       final_validation_accuracy=float(last['validation_accuracy']),
+      test_accuracy_at_report_iterations=accuracy_at_iterations(
+          result.history, details.get('report_iterations', ())),
       wall_seconds=result.wall_seconds,
       steps_per_second=result.steps_per_second)
+
+
+def accuracy_at_iterations(history, iterations):
+  """{str(iteration): test accuracy there} for each of `iterations` the history evaluated."""
+  by_iteration = dict(zip(history['iteration'], history['test_accuracy']))
+  return {str(i): float(by_iteration[i]) for i in iterations if i in by_iteration}
 
 
 def write_run(directory, result, masks, summary):

@@ -6,6 +6,8 @@ the value used is printed when the run starts.
 """
 
 
+import dataclasses
+
 from absl import app
 from absl import flags
 
@@ -29,16 +31,41 @@ def define_flags(experiment, networks, default_dataset):
   flags.DEFINE_string('output_dir', None, 'Directory for all outputs (required).')
   flags.DEFINE_integer('training_iterations', None,
                        'Optimizer steps per run (default: the paper\'s value for --network).')
-  flags.DEFINE_integer('batch_size', None, 'Minibatch size (default: the paper\'s, 60).')
-  flags.DEFINE_float('learning_rate', None, 'Adam learning rate (default: the paper\'s).')
+  flags.DEFINE_integer('batch_size', None, 'Minibatch size (default: the paper\'s).')
+  flags.DEFINE_float('learning_rate', None,
+                     'Base learning rate (default: the paper\'s for --network).')
+  flags.DEFINE_enum('optimizer', None, list(config_lib.OPTIMIZERS),
+                    'adam, or sgd with PyTorch-style momentum (default: the paper\'s).')
+  flags.DEFINE_float('momentum', None, 'SGD momentum (default: the paper\'s; 0.9 for deep nets).')
+  flags.DEFINE_float('weight_decay', None,
+                     'L2 coefficient added to the gradient, as PyTorch\'s weight_decay.')
+  flags.DEFINE_list('lr_milestones', None,
+                    'Iterations at which the learning rate is multiplied by --lr_gamma.')
+  flags.DEFINE_float('lr_gamma', None, 'Learning-rate factor at each milestone (default 0.1).')
+  flags.DEFINE_integer('warmup_iterations', None,
+                       'Linear learning-rate warmup from 0 over this many iterations.')
+  flags.DEFINE_boolean('warmup', False,
+                       'Use the network\'s warmup variant (the paper\'s lr and warmup length).')
+  flags.DEFINE_boolean('augment', None,
+                       'Random flip, 4-pixel zero pad and random crop of training batches.')
+  flags.DEFINE_enum('pruning', None, list(config_lib.PRUNING),
+                    'layerwise: each layer by its own rate; global: the network\'s prunable '
+                    'layers pooled (default: the paper\'s for --network).')
+  flags.DEFINE_integer('rewind_iteration', 0,
+                       'Reset pruned networks to the dense run\'s weights at this iteration '
+                       '(0: to the original initialisation θ0).')
+  flags.DEFINE_list('report_iterations', None,
+                    'Iterations whose test accuracy the summary reports (default: the paper\'s).')
+  flags.DEFINE_boolean('mixed_precision', False, 'Compute in float16 (mixed_float16 policy).')
   flags.DEFINE_boolean('dropout', False, 'Use the network\'s dropout variant, if it has one.')
-  flags.DEFINE_integer('eval_interval', 100,
-                       'Evaluate validation and test every this many iterations.')
+  flags.DEFINE_integer('eval_interval', None,
+                       'Evaluate validation and test every this many iterations (default: 100, '
+                       'or what keeps evaluation under 10% of the time for deep networks).')
   flags.DEFINE_integer('validation_size', 5000, 'Training examples held out for validation.')
   flags.DEFINE_integer('trial', 1, 'Trial number: selects the seeds and the trial directory.')
   flags.DEFINE_integer('seed', 0, 'Base seed, combined with --trial for every random choice.')
   flags.DEFINE_boolean('jit_compile', None,
-                       'Compile with XLA (default: yes for dense networks, no for conv nets).')
+                       'Compile with XLA (default: yes on a GPU and for dense networks on CPU).')
   flags.DEFINE_float('progress_seconds', 15.0, 'Seconds between progress lines.')
   flags.DEFINE_integer('checkpoint_interval', 0,
                        'Iterations between mid-run checkpoints (0: about every 5 minutes).')
@@ -76,9 +103,7 @@ def config_from_flags(experiment, networks):
   spec = networks[FLAGS.network]
   if not FLAGS.output_dir:
     raise errors.UserInputError('--output_dir: required (where to write the experiment)')
-  if FLAGS.dropout and spec.dropout_hyperparameters is None:
-    raise errors.UserInputError(f'--dropout: {spec.name} has no dropout variant')
-  defaults = spec.dropout_hyperparameters if FLAGS.dropout else spec.hyperparameters
+  defaults = _default_hyperparameters(spec)
   optional = {}
   if experiment == 'lottery':
     optional['levels'] = FLAGS.levels
@@ -90,17 +115,44 @@ def config_from_flags(experiment, networks):
     optional['reinit_mode'] = FLAGS.reinit_mode
   if experiment == 'train':
     optional.update(masks=FLAGS.masks, presets=FLAGS.presets)
+  hyperparameters = {
+      field.name: _or_default(getattr(FLAGS, field.name), getattr(defaults, field.name))
+      for field in dataclasses.fields(defaults)
+      if field.name not in ('lr_milestones', 'report_iterations')}
+  for name in ('lr_milestones', 'report_iterations'):
+    values = getattr(FLAGS, name)
+    hyperparameters[name] = (getattr(defaults, name) if values is None
+                             else _numbers(name, values, int))
   return config_lib.ExperimentConfig(
       experiment=experiment, network=spec.name, dataset=FLAGS.dataset,
       dataset_path=FLAGS.dataset_path, output_dir=FLAGS.output_dir,
-      training_iterations=_or_default(FLAGS.training_iterations, defaults.training_iterations),
-      batch_size=_or_default(FLAGS.batch_size, defaults.batch_size),
-      learning_rate=_or_default(FLAGS.learning_rate, defaults.learning_rate),
-      dropout=FLAGS.dropout, eval_interval=FLAGS.eval_interval,
-      validation_size=FLAGS.validation_size, trial=FLAGS.trial, seed=FLAGS.seed,
-      jit_compile=_or_default(FLAGS.jit_compile, spec.jit_compile),
-      progress_seconds=FLAGS.progress_seconds,
-      checkpoint_interval=FLAGS.checkpoint_interval, **optional)
+      dropout=FLAGS.dropout, validation_size=FLAGS.validation_size, trial=FLAGS.trial,
+      seed=FLAGS.seed, jit_compile=_or_default(FLAGS.jit_compile, _jit_default(spec)),
+      progress_seconds=FLAGS.progress_seconds, checkpoint_interval=FLAGS.checkpoint_interval,
+      pruning=_or_default(FLAGS.pruning, spec.pruning), rewind_iteration=FLAGS.rewind_iteration,
+      mixed_precision=FLAGS.mixed_precision, **hyperparameters, **optional)
+
+
+def _default_hyperparameters(spec):
+  """The paper's settings for --network, or for its --dropout or --warmup variant."""
+  if FLAGS.dropout and FLAGS.warmup:
+    raise errors.UserInputError('--dropout and --warmup: choose one variant')
+  if FLAGS.dropout:
+    if spec.dropout_hyperparameters is None:
+      raise errors.UserInputError(f'--dropout: {spec.name} has no dropout variant')
+    return spec.dropout_hyperparameters
+  if FLAGS.warmup:
+    if spec.warmup_hyperparameters is None:
+      raise errors.UserInputError(
+          f'--warmup: {spec.name} has no warmup variant; set --warmup_iterations instead')
+    return spec.warmup_hyperparameters
+  return spec.hyperparameters
+
+
+def _jit_default(spec):
+  """XLA by default on a GPU (its convolutions are fast there), else the network's CPU choice."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return True if tf.config.list_physical_devices('GPU') else spec.jit_compile
 
 
 def run(experiment, networks, default_dataset):

@@ -1,0 +1,67 @@
+"""Optimizers and learning-rate schedules as the LTH papers use them.
+
+`learning_rate_at` is a pure function of the global iteration (linear warmup from 0, then a step
+schedule), so a run started or resumed at iteration k follows the same schedule as one trained
+from 0. `TorchSGD` is SGD with momentum in PyTorch's form (v = μv + g; w -= lr·v), which the
+papers' code uses; Keras' form (v = μv - lr·g) differs right after every learning-rate step.
+Weight decay is L2 added to the gradient (PyTorch's coupled form), applied by the trainer.
+"""
+
+import dataclasses
+from typing import Tuple
+
+import tensorflow as tf
+import tf_keras as keras
+
+from foundations import errors
+
+OPTIMIZERS = ('adam', 'sgd')
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+  """Linear warmup from 0 over `warmup_iterations`, then ×`gamma` at each milestone.
+
+  The learning rate of the step taken at iteration i (0-based: i steps done before it) is
+  base · min(1, i / warmup_iterations) · gamma^(number of milestones <= i), as in open_lth.
+  """
+  base: float
+  milestones: Tuple[int, ...] = ()
+  gamma: float = 0.1
+  warmup_iterations: int = 0
+
+  @property
+  def is_constant(self):
+    return not self.milestones and not self.warmup_iterations
+
+  def __call__(self, iteration):
+    """The learning rate at `iteration` (an int or an integer tensor), as a float32 tensor."""
+    iteration = tf.cast(iteration, tf.float32)
+    rate = tf.constant(self.base, tf.float32)
+    if self.warmup_iterations:
+      rate *= tf.minimum(1.0, iteration / float(self.warmup_iterations))
+    for milestone in self.milestones:
+      rate *= tf.where(iteration >= float(milestone), float(self.gamma), 1.0)
+    return rate
+
+
+class TorchSGD(keras.optimizers.SGD):
+  """SGD with momentum as torch.optim.SGD computes it: v = μ·v + g, w = w - lr·v."""
+
+  def update_step(self, gradient, variable):
+    if self.momentum == 0:
+      return super().update_step(gradient, variable)
+    lr = tf.cast(self.learning_rate, variable.dtype)
+    velocity = self.momentums[self._index_dict[self._var_key(variable)]]
+    velocity.assign(velocity * tf.cast(self.momentum, variable.dtype) + gradient)
+    variable.assign_sub(lr * velocity)
+    return None
+
+
+def create(name, learning_rate, momentum=0.0):
+  """A fresh tf_keras optimizer: 'adam' (Keras defaults otherwise) or 'sgd' (PyTorch momentum)."""
+  if name == 'adam':
+    return keras.optimizers.Adam(learning_rate)
+  if name == 'sgd':
+    return TorchSGD(learning_rate, momentum=momentum)
+  raise errors.UserInputError(f'--optimizer={name}: expected one of {OPTIMIZERS}')
