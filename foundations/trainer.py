@@ -121,7 +121,7 @@ class Trainer:
 
   def _train_steps_fn(self, batch_indices, first_iteration):
     """Runs one step per row of batch_indices, the first being global iteration
-    `first_iteration`; returns (sum of losses, sum of accuracies) over the steps."""
+    `first_iteration`; returns (mean loss, mean accuracy) over the steps."""
     self.traces += 1
     variables = self.model.trainable_variables
     loss_sum = tf.constant(0.0)
@@ -146,7 +146,8 @@ class Trainer:
       self.optimizer.apply_gradients(zip(gradients, variables))
       loss_sum += loss
       correct_sum += tf.reduce_mean(correct)
-    return loss_sum, correct_sum
+    steps = tf.cast(tf.shape(batch_indices)[0], tf.float32)
+    return loss_sum / steps, correct_sum / steps
 
   def _evaluate_fn(self, images, labels, weights):
     """(mean loss, accuracy) over a padded split."""
@@ -240,22 +241,20 @@ class Trainer:
     stops = _stops(iteration, training_iterations, eval_interval, eval_iterations, capture)
     evaluations = set(_evaluation_iterations(training_iterations, eval_interval, eval_iterations))
     start = time.perf_counter() - previous_seconds
-    loss_sum, correct_sum, interval_steps = np.float32(0), np.float32(0), 0
+    chunks = []  # (steps, mean loss, mean accuracy) of the compiled calls since the last row
     for stop in stops:
       steps = stop - iteration
-      losses, corrects = self._train_steps(tf.constant(batch_order.indices(iteration, steps)),
-                                           tf.constant(iteration, tf.int64))
-      loss_sum, correct_sum = loss_sum + losses.numpy(), correct_sum + corrects.numpy()
-      interval_steps += steps
+      loss, accuracy = self._train_steps(tf.constant(batch_order.indices(iteration, steps)),
+                                         tf.constant(iteration, tf.int64))
+      chunks.append((steps, float(loss), float(accuracy)))
       iteration = stop
       if capture is not None and iteration == capture[0]:
         capture[1](model_state.get_weights(self.model))
       if iteration not in evaluations:
         continue
-      row = {'iteration': iteration,
-             'train_loss': float(loss_sum / np.float32(interval_steps)),
-             'train_accuracy': float(correct_sum / np.float32(interval_steps))}
-      loss_sum, correct_sum, interval_steps = np.float32(0), np.float32(0), 0
+      row = {'iteration': iteration, 'train_loss': _mean(chunks, 1),
+             'train_accuracy': _mean(chunks, 2)}
+      chunks = []
       row.update(self.evaluate('validation'))
       row.update(self.evaluate('test'))
       rows.append(row)
@@ -278,6 +277,13 @@ class Trainer:
         history=pd.DataFrame(rows, columns=METRIC_COLUMNS),
         wall_seconds=wall_seconds,
         steps_per_second=steps_run / wall_seconds if wall_seconds > 0 else 0.0)
+
+
+def _mean(chunks, column):
+  """The step-weighted mean of one column of (steps, loss, accuracy) chunks."""
+  if len(chunks) == 1:
+    return chunks[0][column]
+  return sum(c[0] * c[column] for c in chunks) / sum(c[0] for c in chunks)
 
 
 def _evaluation_iterations(training_iterations, eval_interval, extra=()):

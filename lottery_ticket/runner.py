@@ -123,6 +123,11 @@ def config_from_flags(experiment, networks):
     values = getattr(FLAGS, name)
     hyperparameters[name] = (getattr(defaults, name) if values is None
                              else _numbers(name, values, int))
+  if FLAGS.report_iterations is None:  # the paper's, within a shortened run, and its end
+    iterations = hyperparameters['training_iterations']
+    hyperparameters['report_iterations'] = tuple(sorted(
+        {i for i in hyperparameters['report_iterations'] if i < iterations} |
+        ({iterations} if hyperparameters['report_iterations'] else set())))
   return config_lib.ExperimentConfig(
       experiment=experiment, network=spec.name, dataset=FLAGS.dataset,
       dataset_path=FLAGS.dataset_path, output_dir=FLAGS.output_dir,

@@ -89,3 +89,28 @@ def test_percent_remaining():
       {'a': np.array([1.0, 0.0]), 'b': np.array([1.0, 1.0, 1.0, 0.0])})
   assert per_layer == {'a': 50.0, 'b': 75.0}
   assert overall == pytest.approx(400 / 6)
+
+
+def test_global_pruning_pools_the_covered_layers_and_leaves_the_others():
+  masks = {'a': np.ones((2, 3), np.float32), 'b': np.array([1.0, 1.0, 0.0, 1.0, 1.0]),
+           'out': np.ones(3, np.float32)}
+  weights = {'a/kernel': np.array([[1.0, 5.0, 3.0], [2.0, 2.0, 9.0]]),
+             'b/kernel': np.array([2.0, 0.5, 0.0, 7.0, 8.0]),
+             'out/kernel': np.array([0.01, 0.02, 0.03])}
+  pruned = pruning.prune_global(['a', 'b'], 0.5, masks, weights)
+  # 10 survivors, 5 removed: 0.5, 1, then the three 2.0s (a before b, then by position).
+  np.testing.assert_array_equal(pruned['a'], [[0, 1, 1], [0, 0, 1]])
+  np.testing.assert_array_equal(pruned['b'], [0, 0, 0, 1, 1])  # b[2] stays pruned
+  np.testing.assert_array_equal(pruned['out'], masks['out'])  # not covered: untouched
+  again = pruning.prune_global(['a', 'b'], 0.2, pruned, weights)
+  assert sum(pruning.remaining_weights(again)[n] for n in 'ab') == 5 - 1  # round(0.2 x 5)
+
+
+def test_global_one_shot_reaches_the_overall_target():
+  masks = {'a': np.ones(60, np.float32), 'b': np.ones(30, np.float32),
+           'out': np.ones(10, np.float32)}
+  weights = {k + '/kernel': np.random.default_rng(1).normal(size=m.size) for k, m in masks.items()}
+  pruned = pruning.global_one_shot(['a', 'b'], masks, weights, 40.0)
+  assert sum(pruning.remaining_weights(pruned).values()) == 40 and pruned['out'].all()
+  with pytest.raises(errors.UserInputError, match='unreachable'):
+    pruning.global_one_shot(['a', 'b'], masks, weights, 9.0)

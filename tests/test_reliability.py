@@ -44,7 +44,7 @@ def _run_until(args, marker):
   return ''.join(output)
 
 
-def _run_files(output_dir):
+def run_files(output_dir):
   """{relative path: contents} of every result file, timing fields removed from summaries."""
   contents = {}
   for path in glob.glob(os.path.join(output_dir, 'trial*', '**', '*.*'), recursive=True):
@@ -79,7 +79,7 @@ def test_killed_runs_resume_bit_for_bit(uninterrupted, idx_dataset, tmp_path):
   process = conftest.run_module(RUNNER, *args)
   assert process.returncode == 0, process.stderr
   assert 'resuming from the checkpoint' in process.stdout
-  expected, actual = _run_files(uninterrupted), _run_files(output_dir)
+  expected, actual = run_files(uninterrupted), run_files(output_dir)
   assert sorted(actual) == sorted(expected)
   for name, value in expected.items():
     if isinstance(value, dict) and name.endswith('.npz'):
