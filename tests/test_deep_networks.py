@@ -194,3 +194,25 @@ def test_killed_batch_norm_sgd_run_resumes_bit_for_bit(rewound, cifar_dataset, t
       pd.testing.assert_frame_equal(actual[name], value, check_exact=True)
     else:
       assert actual[name] == value, name
+
+
+@pytest.mark.parametrize('module, flags, message', [
+    (LOTTERY, ['--rewind_iteration=60'], '--rewind_iteration=60: expected an iteration in [0, '),
+    (LOTTERY, ['--dropout'], '--dropout: resnet20 has no dropout variant'),
+    (LOTTERY, ['--lr_milestones=30,abc'], '--lr_milestones=30,abc: expected comma-separated int'),
+    (LOTTERY, ['--momentum=1.5'], '--momentum=1.5: expected a number in [0, 1)'),
+    ('cifar_conv.runners.one_shot', ['--percent_remaining=0.5'], '--percent_remaining=0.5: '
+     'unreachable, layers that are never pruned already hold 1.18% of the weights'),
+    ('mnist_fc.runners.lottery_experiment', ['--warmup'],
+     '--warmup: lenet300_100 has no warmup variant; set --warmup_iterations instead'),
+])
+def test_bad_deep_network_flags(cifar_dataset, tmp_path, module, flags, message):
+  output_dir = str(tmp_path / 'out')
+  base = _flags(cifar_dataset, output_dir)
+  if module.startswith('mnist_fc'):
+    base = [flag for flag in base if not flag.startswith(('--network', '--dataset_path'))]
+  process = conftest.run_module(module, *base, *flags)
+  assert process.returncode == 2, process.stderr
+  errors_ = [line for line in process.stderr.splitlines() if line.startswith('error:')]
+  assert len(errors_) == 1 and message in errors_[0], process.stderr
+  assert 'Traceback' not in process.stderr and not os.path.exists(output_dir)

@@ -2,7 +2,8 @@
 
 Figure 1: early-stop iteration and test accuracy at early stop vs percent remaining, winning
 tickets solid, random controls dashed. Figure 3: test accuracy over training at a few
-sparsities. Figure 4: iterative vs one-shot pruning vs random reinitialisation. Points are
+sparsities. Figure 4: iterative vs one-shot pruning vs random reinitialisation. For networks
+reported at fixed iterations (ResNet, VGG), the accuracy there vs percent remaining (Figs. 7-8). Points are
 means over trials; error bars and bands span the min and max. Percent remaining is on a log
 axis decreasing to the right, as in the paper.
 """
@@ -19,7 +20,8 @@ from lottery_ticket.analysis import summary as summary_lib
 
 DEFAULT_CURVE_PERCENTS = (100, 51.3, 21.1, 7.0, 3.6, 1.9)
 NETWORK_NAMES = {'lenet300_100': 'LeNet-300-100', 'conv2': 'Conv-2', 'conv4': 'Conv-4',
-                 'conv6': 'Conv-6'}
+                 'conv6': 'Conv-6', 'vgg16': 'VGG-16', 'vgg19': 'VGG-19',
+                 **{f'resnet{d}': f'ResNet-{d}' for d in (20, 32, 44, 56, 110)}}
 DATASET_NAMES = {'mnist': 'MNIST', 'fashion_mnist': 'Fashion-MNIST', 'cifar10': 'CIFAR-10'}
 KIND_COLORS = {'lottery': 'tab:blue', 'one_shot': 'tab:green', 'reinit': 'tab:orange',
                'reinit_sample_original': 'tab:red', 'reinit_sample_original_signs': 'tab:purple',
@@ -39,13 +41,14 @@ def experiment_title(attrs):
   return f'{networks} on {datasets}'
 
 
-def _figure(panels, height_inches=4.2):
-  figure = Figure(figsize=(4.8 * panels, height_inches), layout='constrained')
+def panels(count, height_inches=4.2):
+  """A figure of `count` side-by-side axes."""
+  figure = Figure(figsize=(4.8 * count, height_inches), layout='constrained')
   FigureCanvasAgg(figure)
-  return figure, figure.subplots(1, panels, squeeze=False)[0]
+  return figure, figure.subplots(1, count, squeeze=False)[0]
 
 
-def _save(figure, path):
+def save(figure, path):
   with save_restore.atomic_path(path) as tmp_path:
     figure.savefig(tmp_path, format='png', dpi=120)
   return path
@@ -56,7 +59,7 @@ def _style(kind):
               linestyle='--' if kind in summary_lib.CONTROL_KINDS else '-')
 
 
-def _percent_axis(axes, percents):
+def percent_axis(axes, percents):
   """Log x axis of percent remaining, decreasing to the right, ticks at the data."""
   percents = sorted(set(percents), reverse=True)
   axes.set_xscale('log')
@@ -79,11 +82,11 @@ def _statistic_panel(axes, table, kinds, statistic):
               part[f'{statistic}_max'].to_numpy(float) * scale - mean]
     axes.errorbar(part['percent_remaining'], mean, yerr=errors, marker='o', markersize=4,
                   capsize=3, label=summary_lib.kind_label(kind), **_style(kind))
-  axes.set_ylabel(_AXIS_LABELS[statistic])
+  axes.set_ylabel(_AXIS_LABELS.get(statistic, statistic.replace('_', ' ')))
   if rows.empty:
     axes.text(0.5, 0.5, 'no runs', ha='center', va='center', transform=axes.transAxes)
     return False
-  _percent_axis(axes, rows['percent_remaining'])
+  percent_axis(axes, rows['percent_remaining'])
   return True
 
 
@@ -100,13 +103,13 @@ def _trials_note(table):
 
 
 def _statistics_figure(table, path, title, kinds, statistics, heading):
-  figure, axes = _figure(len(statistics))
+  figure, axes = panels(len(statistics))
   drawn = [_statistic_panel(ax, table, kinds, stat) for ax, stat in zip(axes, statistics)]
   if any(drawn):
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc='outside lower center', ncol=min(len(labels), 4))
   figure.suptitle(f'{title}: {heading} ({_trials_note(table[table["kind"].isin(kinds)])})')
-  return _save(figure, path)
+  return save(figure, path)
 
 
 def figure1(table, path, title):
@@ -124,6 +127,24 @@ def figure4(table, path, title):
   return _statistics_figure(table, path, title, FIGURE4_KINDS,
                             ('early_stop_iteration', 'test_accuracy_at_early_stop',
                              'final_test_accuracy'), heading)
+
+
+def figure_report_iterations(table, path, title, iterations):
+  """Test accuracy at each report iteration vs percent remaining (the paper's Figures 7 and 8,
+  where ResNet-20 and VGG-19 are compared at fixed iterations rather than at early stop)."""
+  figure, axes = panels(len(iterations))
+  kinds = ('lottery', 'one_shot') + summary_lib.CONTROL_KINDS
+  drawn = []
+  for axes_, iteration in zip(axes, iterations):
+    drawn.append(_statistic_panel(axes_, table, kinds, summary_lib.report_column(iteration)))
+    axes_.set_title(f'iteration {iteration:,}')
+    axes_.set_ylabel('test accuracy (%)')
+  if any(drawn):
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc='outside lower center', ncol=min(len(labels), 4))
+  figure.suptitle(f'{title}: accuracy at fixed iterations '
+                  f'({_trials_note(table[table["kind"].isin(kinds)])})')
+  return save(figure, path)
 
 
 def _curve_panels(df):
@@ -145,12 +166,12 @@ def figure3(df, path, title, percents=DEFAULT_CURVE_PERCENTS):
     `path`.
   """
   kinds = _curve_panels(df)
-  figure, axes = _figure(len(kinds), height_inches=4.6)
+  figure, axes = panels(len(kinds), height_inches=4.6)
   chosen = {kind: summary_lib.nearest_percents(
       df.loc[df['kind'] == kind, 'percent_remaining'].round(summary_lib.PERCENT_DECIMALS),
       percents) for kind in kinds}
   all_percents = sorted(set().union(*chosen.values()), reverse=True)
-  colors = dict(zip(all_percents, _percent_colors(len(all_percents))))
+  colors = dict(zip(all_percents, series_colors(len(all_percents))))
   low_values, high_values, trial_counts = [], [], []
   for axes_, kind in zip(axes, kinds):
     for percent in chosen[kind]:
@@ -176,10 +197,10 @@ def figure3(df, path, title, percents=DEFAULT_CURVE_PERCENTS):
   figure.legend(handles=handles, title='percent of weights remaining (mean; band: min-max)',
                 loc='outside lower center', ncol=len(handles))
   figure.suptitle(f'{title}: test accuracy during training ({_trials_phrase(trial_counts)})')
-  return _save(figure, path)
+  return save(figure, path)
 
 
-def _percent_colors(count):
+def series_colors(count):
   return [colormaps['viridis'](x) for x in np.linspace(0, 0.85, max(count, 1))]
 
 

@@ -103,8 +103,9 @@ def load_experiment(experiment_dir):
     A DataFrame with one row per (run, evaluation iteration), sorted by trial, kind, level,
     percent remaining and iteration; `level` is missing (NA) for one-shot and train runs.
     `attrs['skipped']` lists (path, reason) for runs in progress and unreadable runs;
-    `attrs['networks']` and `attrs['datasets']` list the values found in summary.json, and
-    `attrs['trials']` the numbers of all trial directories, complete or not.
+    `attrs['networks']` and `attrs['datasets']` list the values found in summary.json,
+    `attrs['trials']` the numbers of all trial directories, complete or not, and
+    `attrs['report_iterations']` the iterations the runs report accuracy at (deep networks).
 
   Raises:
     errors.UserInputError: the directory is missing, holds no trial*/ runs, or no complete ones.
@@ -116,7 +117,7 @@ def load_experiment(experiment_dir):
   if not run_dirs and not partial_dirs:
     raise errors.UserInputError(f'{experiment_dir}: no trial*/ run directories '
                                 '(not an experiment output directory?)')
-  tables, networks, datasets = [], set(), set()
+  tables, networks, datasets, report_iterations = [], set(), set(), set()
   for run_dir in run_dirs:
     relative = os.path.relpath(run_dir, experiment_dir)
     if not os.path.isfile(os.path.join(run_dir, paths.SUMMARY)):
@@ -134,6 +135,7 @@ def load_experiment(experiment_dir):
     tables.append(rows)
     networks.add(str(summary.get('network')))
     datasets.add(str(summary.get('dataset')))
+    report_iterations.update(int(i) for i in summary.get('report_iterations') or ())
   if not tables:
     raise errors.UserInputError(f'{experiment_dir}: no complete runs yet '
                                 f'({len(skipped)} in progress or unreadable)')
@@ -142,5 +144,6 @@ def load_experiment(experiment_dir):
   df = df.sort_values(['trial', 'kind', 'level', 'percent_remaining', 'iteration'],
                       ignore_index=True)
   df.attrs.update(skipped=sorted(skipped), networks=sorted(networks), datasets=sorted(datasets),
-                  trials=sorted(trial_dirs(experiment_dir)))
+                  trials=sorted(trial_dirs(experiment_dir)),
+                  report_iterations=sorted(report_iterations))
   return df

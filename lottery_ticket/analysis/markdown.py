@@ -13,6 +13,9 @@ FIGURES = (
     ('figure3.png', 'Figure 3: test accuracy during training at selected percents remaining'),
     ('figure4.png', 'Figure 4: iterative vs one-shot pruning vs random reinitialisation'),
 )
+ITERATIONS_FIGURE = ('figure_iterations.png',
+                     'Test accuracy at the report iterations vs percent remaining (the paper\'s '
+                     'Figures 7 and 8); winning tickets solid, random controls dashed')
 
 
 def _plural(count, noun):
@@ -92,6 +95,21 @@ def controls_section(table):
   return lines + ['']
 
 
+def report_iterations_section(table, iterations):
+  """Lines of the 'Accuracy at the report iterations' section (deep networks: a table)."""
+  lines = ['## Test accuracy at the report iterations', '',
+           'The paper reports ResNet-20 and VGG-19 at fixed iterations rather than at early stop.',
+           '', '| run | % remaining | trials | ' + ' | '.join(
+               f'iteration {i:,}' for i in iterations) + ' |',
+           '|---|---|---|' + '---|' * len(iterations)]
+  for row in table.itertuples():
+    values = [getattr(row, f'{summary_lib.report_column(i)}_mean') for i in iterations]
+    cells = ' | '.join('—' if value != value else f'{100 * value:.2f}%' for value in values)
+    lines.append(f'| {summary_lib.kind_label(row.kind)} | {row.percent_remaining:g} | '
+                 f'{row.trials} | {cells} |')
+  return lines + ['']
+
+
 def skipped_section(skipped, missing):
   """Lines of the 'Skipped and missing' section: runs in progress, unreadable, absent."""
   lines = ['## Skipped and missing runs', '']
@@ -124,9 +142,12 @@ def report_text(title, experiment_dir, runs, table, missing, tolerance_points):
            'over trials; `runs.csv` has each run and `summary.csv` the min and max over trials. '
            'Early stop = the evaluation with the lowest validation loss.', '']
   lines += dense_section(table, tolerance_points)
+  iterations = runs.attrs.get('report_iterations', [])
+  if iterations:
+    lines += report_iterations_section(table, iterations)
   lines += controls_section(table)
   lines += skipped_section(runs.attrs.get('skipped', []), missing)
   lines += ['## Figures', '']
-  for name, caption in FIGURES:
+  for name, caption in FIGURES + ((ITERATIONS_FIGURE,) if iterations else ()):
     lines += [f'![{caption}]({name})', '']
   return '\n'.join(lines)

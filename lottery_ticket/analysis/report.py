@@ -3,7 +3,8 @@
   python -m lottery_ticket.analysis.report --experiment_dir=DIR --output_dir=OUT [--tolerance=0.2]
 
 writes runs.csv (one row per run), summary.csv (per kind and percent remaining, over trials),
-figure1.png, figure3.png, figure4.png and report.md into OUT, each file atomically. Runs in
+figure1.png, figure3.png, figure4.png, report.md and, for networks reported at fixed
+iterations (ResNet, VGG), figure_iterations.png into OUT, each file atomically. Runs in
 progress are skipped and listed in the report. Mistakes (a missing, empty or foreign
 --experiment_dir) end with one `error:` line and exit code 2, before anything is written.
 """
@@ -64,6 +65,11 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
   figures.figure1(table, written['figure1.png'], title)
   figures.figure3(df, written['figure3.png'], title)
   figures.figure4(table, written['figure4.png'], title)
+  iterations = df.attrs.get('report_iterations', [])
+  if iterations:
+    written[markdown.ITERATIONS_FIGURE[0]] = os.path.join(output_dir, markdown.ITERATIONS_FIGURE[0])
+    figures.figure_report_iterations(table, written[markdown.ITERATIONS_FIGURE[0]], title,
+                                     iterations)
   save_restore.save_text(written['report.md'], text + '\n')
   return written
 

@@ -27,6 +27,11 @@ RUN_STATISTICS = ('early_stop_iteration', 'test_accuracy_at_early_stop', 'final_
 PERCENT_DECIMALS = 1
 
 
+def report_column(iteration):
+  """The runs_table column of test accuracy at a report iteration."""
+  return f'test_accuracy_at_{int(iteration)}'
+
+
 def kind_label(kind):
   return KIND_LABELS.get(kind, kind)
 
@@ -45,17 +50,21 @@ def runs_table(df):
 
   Returns:
     A DataFrame with load.RUN_COLUMNS plus early_stop_iteration, test_accuracy_at_early_stop,
-    final_test_accuracy and training_iterations (the last evaluated iteration).
+    final_test_accuracy, training_iterations (the last evaluated iteration) and, for each of
+    df.attrs['report_iterations'], test_accuracy_at_{iteration} (NaN if not evaluated there).
   """
   rows = []
   for _, history in df.groupby('run', sort=False):
     history = history.sort_values('iteration', kind='stable')
     iteration, accuracy = early_stopping.early_stop(history)
     last = history.iloc[-1]
+    at = dict(zip(history['iteration'], history['test_accuracy']))
     rows.append(dict(last[list(load.RUN_COLUMNS)], early_stop_iteration=iteration,
                      test_accuracy_at_early_stop=accuracy,
                      final_test_accuracy=float(last['test_accuracy']),
-                     training_iterations=int(last['iteration'])))
+                     training_iterations=int(last['iteration']),
+                     **{report_column(i): at.get(i, float('nan'))
+                        for i in df.attrs.get('report_iterations', ())}))
   runs = pd.DataFrame(rows)
   runs['level'] = runs['level'].astype('Int64')
   runs.attrs = dict(df.attrs)
@@ -70,14 +79,17 @@ def summarize(df):
 
   Returns:
     A DataFrame with columns kind, percent_remaining (rounded to PERCENT_DECIMALS), level (the
-    lowest level, NA for one-shot runs), trials, and {statistic}_{mean,min,max}; sorted by kind
+    lowest level, NA for one-shot runs), trials, and {statistic}_{mean,min,max} for
+    RUN_STATISTICS and the report iterations' accuracies; sorted by kind
     in display order, then by percent remaining, decreasing.
   """
   runs = runs_table(df) if 'iteration' in df.columns else df
   runs = runs.assign(percent_remaining=runs['percent_remaining'].round(PERCENT_DECIMALS))
   grouped = runs.groupby(['kind', 'percent_remaining'], sort=False)
+  statistics = RUN_STATISTICS + tuple(
+      report_column(i) for i in df.attrs.get('report_iterations', ()))
   table = grouped.agg(level=('level', 'min'), trials=('trial', 'nunique'),
-                      **{f'{stat}_{how}': (stat, how) for stat in RUN_STATISTICS
+                      **{f'{stat}_{how}': (stat, how) for stat in statistics
                          for how in ('mean', 'min', 'max')}).reset_index()
   order = {kind: i for i, kind in enumerate(kind_order(table['kind']))}
   table = table.assign(_order=table['kind'].map(order))

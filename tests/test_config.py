@@ -1,0 +1,45 @@
+"""The recorded settings of an output directory, across versions of the settings."""
+
+import json
+import os
+
+import pytest
+
+from foundations import errors
+from lottery_ticket import config as config_lib
+
+
+def _config(output_dir, **overrides):
+  values = dict(experiment='lottery', network='lenet300_100', dataset='mnist',
+                output_dir=output_dir, training_iterations=100, batch_size=60,
+                learning_rate=1.2e-3)
+  values.update(overrides)
+  return config_lib.ExperimentConfig(**values)
+
+
+def test_settings_recorded_before_the_sgd_and_rewinding_flags_are_accepted(tmp_path):
+  config = _config(str(tmp_path))
+  older = {name: value for name, value in config_lib._settings(config).items()  # pylint: disable=protected-access
+           if name in ('network', 'dataset', 'training_iterations', 'batch_size',
+                       'learning_rate', 'dropout', 'eval_interval', 'validation_size', 'seed',
+                       'jit_compile')}
+  with open(os.path.join(tmp_path, config_lib.SETTINGS_FILE), 'w') as f:
+    json.dump(older, f)
+  config_lib.check_settings(config)  # the new settings at their earlier meaning: accepted
+  with pytest.raises(errors.UserInputError, match=r'--rewind_iteration=5 \(was 0\)'):
+    config_lib.check_settings(_config(str(tmp_path), rewind_iteration=5))
+  with pytest.raises(errors.UserInputError, match=r'--lr_milestones=50,80 \(was \)'):
+    config_lib.check_settings(_config(str(tmp_path), lr_milestones=(50, 80)))
+
+
+def test_settings_file_that_is_not_an_object_is_refused(tmp_path):
+  with open(os.path.join(tmp_path, config_lib.SETTINGS_FILE), 'w') as f:
+    json.dump([1, 2], f)
+  with pytest.raises(errors.UserInputError, match='not an experiment settings file'):
+    config_lib.check_settings(_config(str(tmp_path)))
+
+
+def test_recorded_tuples_compare_equal_to_their_json_lists(tmp_path):
+  config = _config(str(tmp_path), lr_milestones=(50, 80), optimizer='sgd', momentum=0.9)
+  config_lib.record_settings(config)
+  config_lib.check_settings(config)
