@@ -216,3 +216,32 @@ def test_bad_deep_network_flags(cifar_dataset, tmp_path, module, flags, message)
   errors_ = [line for line in process.stderr.splitlines() if line.startswith('error:')]
   assert len(errors_) == 1 and message in errors_[0], process.stderr
   assert 'Traceback' not in process.stderr and not os.path.exists(output_dir)
+
+
+def test_report_shows_accuracy_at_the_report_iterations(rewound, tmp_path):
+  from lottery_ticket.analysis import report  # pylint: disable=g-import-not-at-top
+  written = report.write_report(rewound, str(tmp_path))
+  assert os.path.getsize(written['figure_iterations.png']) > 10_000
+  text = open(written['report.md']).read()
+  assert '## Test accuracy at the report iterations' in text and 'iteration 60' in text
+  runs = pd.read_csv(written['runs.csv']).set_index('run')
+  for level in range(3):
+    run = f'trial1/level{level}/lottery'
+    summary = conftest.read_summary(os.path.join(rewound, run))
+    for iteration, accuracy in summary['test_accuracy_at_report_iterations'].items():
+      assert runs.loc[run, f'test_accuracy_at_{iteration}'] == pytest.approx(accuracy)
+
+
+def test_compare_draws_experiments_side_by_side(rewound, tmp_path):
+  process = conftest.run_module('lottery_ticket.analysis.compare',
+                                f'--experiment_dirs={rewound},{rewound}', '--labels=a,b',
+                                f'--output_dir={tmp_path}')
+  assert process.returncode == 0, process.stderr
+  table = pd.read_csv(tmp_path / 'comparison.csv')
+  assert sorted(set(table['experiment'])) == ['a', 'b'] and len(table) == 6
+  assert 'test_accuracy_at_60_mean' in table.columns
+  assert os.path.getsize(tmp_path / 'comparison.png') > 10_000
+  process = conftest.run_module('lottery_ticket.analysis.compare', f'--experiment_dirs={rewound}',
+                                '--labels=a,b', f'--output_dir={tmp_path / "other"}')
+  assert process.returncode == 2 and 'error: --labels: 2 labels for 1' in process.stderr
+  assert not os.path.exists(tmp_path / 'other')

@@ -1,0 +1,18 @@
+"""The deep-network throughput benchmark's smoke run, so it cannot rot (no timing assertions)."""
+
+import json
+
+from tests import conftest
+
+
+def test_deep_throughput_smoke(tmp_path):
+  output = str(tmp_path / 'deep.json')
+  process = conftest.run_module('benchmarks.deep_throughput', '--smoke', '--networks=resnet20',
+                                f'--output={output}')
+  assert process.returncode == 0, process.stderr
+  with open(output) as f:
+    result = json.load(f)['networks']['resnet20']
+  assert result['batch_size'] == 128 and result['eval_interval'] == 1000
+  for key in ('train_steps_per_second', 'eval_seconds', 'eval_share', 'paper_run_hours'):
+    assert result[key] > 0, key
+  assert '| resnet20 | 128 |' in process.stdout
