@@ -40,7 +40,7 @@ class ExperimentConfig:
   reinit_mode: str = 'glorot'
   masks: Optional[str] = None  # train
   presets: Optional[str] = None  # train
-  jit_compile: bool = True
+  jit_compile: Optional[bool] = True  # None: decided by the device (Experiment)
   progress_seconds: float = 15.0
   checkpoint_interval: int = 0  # iterations between checkpoints; 0: every ~5 minutes of work
   optimizer: str = 'adam'

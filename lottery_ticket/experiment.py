@@ -5,9 +5,11 @@ input (flags, output directory, dataset files, mask files) fails while it is bui
 training and before anything is written.
 """
 
+import dataclasses
 import os
 
 import numpy as np
+import tensorflow as tf
 import tf_keras as keras
 
 from foundations import batching
@@ -26,6 +28,11 @@ from lottery_ticket import progress
 from lottery_ticket import recording
 
 
+def default_jit_compile(spec):
+  """XLA on a GPU (its convolutions are fast there); on CPU, the network's own choice."""
+  return True if tf.config.list_physical_devices('GPU') else spec.jit_compile
+
+
 def channel_statistics(images):
   """(mean, std) per channel of uint8 images scaled to [0, 1], for input normalisation."""
   scaled = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255.0
@@ -36,6 +43,8 @@ class Experiment:
   """Data, network and trainer for one ExperimentConfig."""
 
   def __init__(self, config, spec):
+    if config.jit_compile is None:
+      config = dataclasses.replace(config, jit_compile=default_jit_compile(spec))
     config.validate()
     self.config = config
     self.spec = spec

@@ -132,7 +132,7 @@ def config_from_flags(experiment, networks):
       experiment=experiment, network=spec.name, dataset=FLAGS.dataset,
       dataset_path=FLAGS.dataset_path, output_dir=FLAGS.output_dir,
       dropout=FLAGS.dropout, validation_size=FLAGS.validation_size, trial=FLAGS.trial,
-      seed=FLAGS.seed, jit_compile=_or_default(FLAGS.jit_compile, _jit_default(spec)),
+      seed=FLAGS.seed, jit_compile=FLAGS.jit_compile,
       progress_seconds=FLAGS.progress_seconds, checkpoint_interval=FLAGS.checkpoint_interval,
       pruning=_or_default(FLAGS.pruning, spec.pruning), rewind_iteration=FLAGS.rewind_iteration,
       mixed_precision=FLAGS.mixed_precision, **hyperparameters, **optional)
@@ -152,12 +152,6 @@ def _default_hyperparameters(spec):
           f'--warmup: {spec.name} has no warmup variant; set --warmup_iterations instead')
     return spec.warmup_hyperparameters
   return spec.hyperparameters
-
-
-def _jit_default(spec):
-  """XLA by default on a GPU (its convolutions are fast there), else the network's CPU choice."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  return True if tf.config.list_physical_devices('GPU') else spec.jit_compile
 
 
 def run(experiment, networks, default_dataset):
