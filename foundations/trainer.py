@@ -84,7 +84,10 @@ class Trainer:
     weight_decay: L2 coefficient added to every gradient (g + weight_decay * w), as PyTorch's
       coupled weight decay; pruned weights are zero, so they stay zero.
     augment_seed: if not None, every training batch is augmented by
-      foundations.augmentation.augment(images, augment_seed, iteration).
+      foundations.augmentation.augment(images, augment_seed, iteration) (a run may override
+      the seed: Trainer.train's augment_seed).
+    extra_splits: optional {name: (images, labels)} more splits that evaluate() accepts (e.g. a
+      fixed training subset); they are not evaluated during training.
 
   Dropout masks are reproducible across checkpoints only if the model was built after
   keras.backend.experimental.enable_tf_random_generator(), which gives each Dropout layer a
@@ -92,12 +95,15 @@ class Trainer:
   """
 
   def __init__(self, model, optimizer, train, validation, test, eval_batch_size=1000,
-               jit_compile=True, schedule=None, weight_decay=0.0, augment_seed=None):
+               jit_compile=True, schedule=None, weight_decay=0.0, augment_seed=None,
+               extra_splits=None):
     self.model = model
     self.optimizer = optimizer
     self._schedule = None if schedule is None or schedule.is_constant else schedule
     self._weight_decay = float(weight_decay)
-    self._augment_seed = augment_seed
+    self._augment = augment_seed is not None
+    self._default_augment_seed = augment_seed or 0
+    self._augment_seed = tf.Variable(self._default_augment_seed, dtype=tf.int64, trainable=False)
     self.optimizer.build(model.trainable_variables)
     # Mixed precision wraps the optimizer in a LossScaleOptimizer (float16 gradients).
     self._loss_scaling = isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
@@ -106,7 +112,9 @@ class Trainer:
     self._train_labels = tf.Variable(train[1].astype(np.int32), trainable=False)
     self.num_train_examples = len(train[1])
     self._splits = {'validation': _EvalSplit(*validation, eval_batch_size),
-                    'test': _EvalSplit(*test, eval_batch_size)}
+                    'test': _EvalSplit(*test, eval_batch_size),
+                    **{name: _EvalSplit(*split, eval_batch_size)
+                       for name, split in (extra_splits or {}).items()}}
     # One eager training-mode call creates the dropout layers' random generators (if any), so
     # their states exist before the first run and can be reset and checkpointed.
     model(tf.gather(self._train_images, [0]), training=True)
@@ -130,7 +138,7 @@ class Trainer:
       iteration = first_iteration + tf.cast(step, tf.int64)
       images = tf.gather(self._train_images, batch_indices[step])
       labels = tf.gather(self._train_labels, batch_indices[step])
-      if self._augment_seed is not None:
+      if self._augment:
         images = augmentation.augment(images, self._augment_seed, iteration)
       with tf.GradientTape() as tape:
         losses, correct = _loss_and_correct(self.model, images, labels, training=True)
@@ -162,7 +170,7 @@ class Trainer:
     return loss_sum / count, correct_sum / count
 
   def evaluate(self, split):
-    """{'{split}_loss': ..., '{split}_accuracy': ...} for 'validation' or 'test'."""
+    """{'{split}_loss': ..., '{split}_accuracy': ...} for 'validation', 'test' or an extra."""
     data = self._splits[split]
     loss, accuracy = self._evaluate(data.images, data.labels, data.weights)
     return {f'{split}_loss': float(loss), f'{split}_accuracy': float(accuracy)}
@@ -200,7 +208,7 @@ class Trainer:
 
   def train(self, initial_weights, masks, training_iterations, batch_order, eval_interval=100,
             on_eval=None, resume=None, checkpoint=None, start_iteration=0, capture=None,
-            eval_iterations=()):
+            eval_iterations=(), augment_seed=None):
     """Trains from `initial_weights` under `masks` from `start_iteration` to `training_iterations`.
 
     Args:
@@ -220,6 +228,8 @@ class Trainer:
       capture: optional (iteration, callable(weights dict)): called with the weights reached at
         that iteration (which must lie after start_iteration), e.g. to save a rewind point.
       eval_iterations: further iterations at which to evaluate (e.g. the report iterations).
+      augment_seed: this run's augmentation seed (default: the trainer's), e.g. to train two
+        copies under different SGD noise.
 
     Returns:
       A TrainingResult; its history has a row per evaluation after start_iteration.
@@ -232,6 +242,8 @@ class Trainer:
     model_state.set_weights(self.model, initial_weights)
     self.reset_optimizer()
     self._reset_random_states()
+    self._augment_seed.assign(self._default_augment_seed if augment_seed is None
+                              else augment_seed)
     initial = model_state.get_weights(self.model)
     rows, iteration, previous_seconds = [], start_iteration, 0.0
     if resume is not None:

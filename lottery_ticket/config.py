@@ -11,11 +11,12 @@ from foundations import save_restore
 
 OPTIMIZERS = ('adam', 'sgd')  # foundations.optimizers (kept here: checking needs no TensorFlow)
 PRUNING = ('layerwise', 'global')
-EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune')
+EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune', 'instability')
+CONTROLS = ('none', 'random_prune')  # instability: analyse the masks themselves or a random mask
 REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs')
 # Every random choice has its own stream, so e.g. changing the data order leaves θ0 unchanged.
 SEED_PURPOSES = ('init', 'data_order', 'validation_split', 'dropout', 'reinit', 'random_prune',
-                 'augment')
+                 'augment', 'copy_data_order', 'copy_augment')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,10 +55,14 @@ class ExperimentConfig:
   rewind_iteration: int = 0  # levels >= 1 (and controls) reset survivors to the dense run's θk
   report_iterations: Tuple[int, ...] = ()
   mixed_precision: bool = False
+  spawn_iterations: Tuple[int, ...] = (0,)  # instability: iterations k the copies start from
+  interpolation_points: int = 30  # instability: evenly spaced α in [0, 1]
+  control: str = 'none'  # instability: 'random_prune' analyses random masks of equal counts
 
-  def seed_for(self, purpose):
-    """A 31-bit seed for one purpose (see SEED_PURPOSES), fixed by --seed and --trial."""
-    state = np.random.SeedSequence([self.seed, self.trial, SEED_PURPOSES.index(purpose)])
+  def seed_for(self, purpose, *more):
+    """A 31-bit seed for one purpose (see SEED_PURPOSES), fixed by --seed, --trial and `more`
+    (e.g. which of two copies)."""
+    state = np.random.SeedSequence([self.seed, self.trial, SEED_PURPOSES.index(purpose), *more])
     return int(state.generate_state(1)[0] & 0x7FFFFFFF)
 
   def validate(self):
@@ -88,6 +93,11 @@ class ExperimentConfig:
         (all(0 < i <= self.training_iterations for i in self.report_iterations),
          'report_iterations', f'iterations in [1, --training_iterations='
          f'{self.training_iterations}]'),
+        (all(0 <= k < self.training_iterations for k in self.spawn_iterations),
+         'spawn_iterations', f'iterations in [0, --training_iterations='
+         f'{self.training_iterations})'),
+        (self.interpolation_points >= 2, 'interpolation_points', 'an integer >= 2'),
+        (self.control in CONTROLS, 'control', f'one of {CONTROLS}'),
     ]
     for ok, flag, expected in checks:
       if not ok:

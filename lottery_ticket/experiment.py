@@ -28,6 +28,9 @@ from lottery_ticket import progress
 from lottery_ticket import recording
 
 
+TRAIN_SUBSET_SIZE = 10_000  # training examples on which instability measures train error
+
+
 def default_jit_compile(spec):
   """XLA on a GPU (its convolutions are fast there); on CPU, the network's own choice."""
   return True if tf.config.list_physical_devices('GPU') else spec.jit_compile
@@ -83,8 +86,15 @@ class Experiment:
           schedule=optimizers.Schedule(config.learning_rate, config.lr_milestones,
                                        config.lr_gamma, config.warmup_iterations),
           weight_decay=config.weight_decay,
-          augment_seed=config.seed_for('augment') if config.augment else None)
+          augment_seed=config.seed_for('augment') if config.augment else None,
+          extra_splits={'train_subset': self.train_subset()}
+          if config.experiment == 'instability' else None)
     return self._trainer
+
+  def train_subset(self, size=TRAIN_SUBSET_SIZE):
+    """A fixed subset of the training split (its first `size` examples), for train error."""
+    images, labels = self.dataset.train
+    return images[:size], labels[:size]
 
   def original_initial_weights(self):
     """θ0 of this trial: the network's own initializers, seeded by --seed and --trial."""
@@ -147,12 +157,13 @@ class Experiment:
       config_lib.record_settings(self.config)
 
   def train(self, final_dir, masks, initial_weights, label, start_iteration=0, capture=None,
-            **details):
+            batch_order=None, augment_seed=None, **details):
     """Trains one run from `initial_weights` under `masks`, records it in `final_dir`.
 
     Continues from the run's checkpoint if an interrupted attempt left one. A diverged run is
     recorded (summary status 'diverged', no final weights) and raises TrainingDivergedError.
-    `start_iteration` and `capture` are Trainer.train's (rewinding).
+    `start_iteration`, `capture` and `augment_seed` are Trainer.train's; `batch_order`
+    defaults to the trial's.
 
     Returns:
       (summary dict, TrainingResult).
@@ -188,10 +199,10 @@ class Experiment:
     try:
       result = self.trainer.train(
           initial_weights, masks, config.training_iterations,
-          self.batch_order(),
+          batch_order or self.batch_order(),
           config.eval_interval, on_eval, resume=resume, checkpoint=checkpointer,
           start_iteration=start_iteration, capture=capture,
-          eval_iterations=config.report_iterations)
+          eval_iterations=config.report_iterations, augment_seed=augment_seed)
     except errors.TrainingDivergedError as e:
       tensorboard.close()  # before the directory is renamed
       recording.write_diverged_run(partial, masks, e, details)

@@ -22,7 +22,7 @@ def _label(experiment, level, name):
   return f'trial{experiment.config.trial} level{level} {name}'
 
 
-def _completed(final_dir):
+def completed(final_dir):
   """The summary of a finished run in final_dir, or None; a diverged run stops the protocol."""
   if not paths.is_complete(final_dir):
     return None
@@ -50,7 +50,7 @@ def train(experiment):
   else:
     initial, start = rewinding.start_point(experiment, initial)
   final_dir = os.path.join(paths.trial_dir(config.output_dir, config.trial), 'train')
-  if _completed(final_dir) is None:
+  if completed(final_dir) is None:
     experiment.train(final_dir, masks, initial, f'trial{config.trial} train',
                      start_iteration=start, experiment='train')
 
@@ -71,7 +71,7 @@ def _dense_run(experiment, initial):
   Level 0 always trains from θ0; with --rewind_iteration=k it saves θk on the way.
   """
   final_dir = experiment.run_dir(0, 'lottery')
-  if _completed(final_dir) is not None:
+  if completed(final_dir) is not None:
     return experiment.load_weights(os.path.join(final_dir, paths.FINAL_WEIGHTS))
   _, result = experiment.train(final_dir, experiment.full_masks(), initial,
                                _label(experiment, 0, 'lottery'),
@@ -95,7 +95,7 @@ def lottery(experiment):
   for level in range(1, config.levels + 1):
     masks = experiment.prune(masks, final)
     final_dir = experiment.run_dir(level, 'lottery')
-    if _completed(final_dir) is not None:
+    if completed(final_dir) is not None:
       masks = experiment.load_masks(os.path.join(final_dir, paths.MASKS))
       final = experiment.load_weights(os.path.join(final_dir, paths.FINAL_WEIGHTS))
       continue
@@ -118,7 +118,7 @@ def one_shot(experiment):
   for percent, pruner in pruners.items():
     final_dir = os.path.join(paths.trial_dir(config.output_dir, config.trial), 'one_shot',
                              f'remaining{percent:g}')
-    if _completed(final_dir) is None:
+    if completed(final_dir) is None:
       experiment.train(final_dir, pruner(experiment.full_masks(), final), start_weights,
                        f'trial{config.trial} one-shot {percent:g}%', start_iteration=start,
                        experiment='one_shot', target_percent_remaining=percent)
@@ -172,7 +172,7 @@ def reinit(experiment):
   start = experiment.config.rewind_iteration
   for level, masks in level_masks.items():
     final_dir = experiment.run_dir(level, name)
-    if _completed(final_dir) is None:
+    if completed(final_dir) is None:
       experiment.train(final_dir, masks, initial, _label(experiment, level, name),
                        start_iteration=start, experiment='reinit', reinit_mode=mode, level=level)
 
@@ -183,7 +183,7 @@ def random_prune(experiment):
   start_weights = start = None
   for level, masks in level_masks.items():
     final_dir = experiment.run_dir(level, 'random_prune')
-    if _completed(final_dir) is None:
+    if completed(final_dir) is None:
       if start_weights is None:
         start_weights, start = rewinding.start_point(experiment, original)
       rng = np.random.default_rng([experiment.config.seed_for('random_prune'), level])

@@ -14,36 +14,43 @@ from foundations import paths
 from foundations import save_restore
 
 
-def point_path(experiment):
+def point_path(experiment, iteration):
   config = experiment.config
   return os.path.join(paths.trial_dir(config.output_dir, config.trial),
-                      f'rewind_iteration{config.rewind_iteration}.npz')
+                      f'rewind_iteration{iteration}.npz')
 
 
 def capture(experiment):
   """Trainer `capture` for the dense run: saves θk as it passes k (None if k = 0 or saved)."""
-  path = point_path(experiment)
-  if experiment.config.rewind_iteration == 0 or os.path.isfile(path):
+  k = experiment.config.rewind_iteration
+  path = point_path(experiment, k)
+  if k == 0 or os.path.isfile(path):
     return None
-  return experiment.config.rewind_iteration, lambda weights: save_restore.save_arrays(path, weights)
+  return k, lambda weights: save_restore.save_arrays(path, weights)
+
+
+def dense_weights_at(experiment, original, iteration):
+  """The trial's dense network at `iteration`: θ0 for 0, else the saved (or recomputed) θk.
+
+  If the dense run did not save θk (it ran with another --rewind_iteration, or an older
+  version), θk is recomputed by training the dense network from θ0 for k iterations, which
+  reproduces the dense run's state at k bit for bit (the data order is a function of the
+  iteration), and saved.
+  """
+  if iteration == 0:
+    return original
+  path = point_path(experiment, iteration)
+  if not os.path.isfile(path):
+    experiment.claim_output_dir()
+    print(f'[trial{experiment.config.trial}] computing the dense network at iteration '
+          f'{iteration}', flush=True)
+    result = experiment.trainer.train(original, experiment.full_masks(), iteration,
+                                      experiment.batch_order(), experiment.config.eval_interval)
+    save_restore.save_arrays(path, result.final_weights)
+  return experiment.load_weights(path)
 
 
 def start_point(experiment, original):
-  """(weights, iteration) that pruned runs of this trial start from: (θ0, 0) or (θk, k).
-
-  If the dense run finished without saving θk (e.g. it was trained by an older version), θk is
-  recomputed by training the dense network from θ0 for k iterations, which reproduces the dense
-  run's state at k bit for bit (the data order is a function of the iteration).
-  """
+  """(weights, iteration) that pruned runs of this trial start from: (θ0, 0) or (θk, k)."""
   k = experiment.config.rewind_iteration
-  if k == 0:
-    return original, 0
-  path = point_path(experiment)
-  if not os.path.isfile(path):
-    experiment.claim_output_dir()
-    print(f'[trial{experiment.config.trial}] computing the rewind point: training the dense '
-          f'network to iteration {k}', flush=True)
-    result = experiment.trainer.train(original, experiment.full_masks(), k,
-                                      experiment.batch_order(), experiment.config.eval_interval)
-    save_restore.save_arrays(path, result.final_weights)
-  return experiment.load_weights(path), k
+  return dense_weights_at(experiment, original, k), k

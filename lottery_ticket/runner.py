@@ -15,9 +15,11 @@ from foundations import errors
 from lottery_ticket import config as config_lib
 from lottery_ticket import datasets
 from lottery_ticket import experiment as experiment_lib
+from lottery_ticket import instability
 from lottery_ticket import protocols
 
 FLAGS = flags.FLAGS
+PROTOCOLS = dict(protocols.PROTOCOLS, instability=instability.instability)
 
 
 def define_flags(experiment, networks, default_dataset):
@@ -76,6 +78,15 @@ def define_flags(experiment, networks, default_dataset):
                       'Percent of weights to keep, each in (0, 100]; comma-separated.')
   if experiment in ('reinit', 'random_prune'):
     flags.DEFINE_list('level', ['3'], 'Lottery levels whose masks to control; comma-separated.')
+  if experiment == 'instability':
+    flags.DEFINE_list('level', ['0'], 'Lottery levels whose masks to analyse (0: the dense '
+                      'network); comma-separated.')
+    flags.DEFINE_string('masks', None, 'Also analyse this masks .npz file or run directory.')
+    flags.DEFINE_enum('control', 'none', list(config_lib.CONTROLS),
+                      'random_prune: analyse random masks with the same per-layer counts.')
+    flags.DEFINE_list('spawn_iterations', ['0'],
+                      'Iterations k at which the two copies split; comma-separated.')
+    flags.DEFINE_integer('interpolation_points', 30, 'Evenly spaced α values in [0, 1].')
   if experiment == 'reinit':
     flags.DEFINE_enum('reinit_mode', 'glorot', list(config_lib.REINIT_MODES),
                       'glorot: fresh initialisation; sample_original(_signs): values drawn '
@@ -109,8 +120,12 @@ def config_from_flags(experiment, networks):
     optional['levels'] = FLAGS.levels
   if experiment == 'one_shot':
     optional['percent_remaining'] = _numbers('percent_remaining', FLAGS.percent_remaining, float)
-  if experiment in ('reinit', 'random_prune'):
+  if experiment in ('reinit', 'random_prune', 'instability'):
     optional['control_levels'] = _numbers('level', FLAGS.level, int)
+  if experiment == 'instability':
+    optional.update(masks=FLAGS.masks, control=FLAGS.control,
+                    spawn_iterations=_numbers('spawn_iterations', FLAGS.spawn_iterations, int),
+                    interpolation_points=FLAGS.interpolation_points)
   if experiment == 'reinit':
     optional['reinit_mode'] = FLAGS.reinit_mode
   if experiment == 'train':
@@ -166,7 +181,7 @@ def run(experiment, networks, default_dataset):
       print(f'{experiment}: network={config.network} dataset={config.dataset} '
             f'training_iterations={config.training_iterations} batch_size={config.batch_size} '
             f'learning_rate={config.learning_rate} output_dir={config.output_dir}', flush=True)
-      protocols.PROTOCOLS[experiment](experiment_lib.Experiment(config, networks[config.network]))
+      PROTOCOLS[experiment](experiment_lib.Experiment(config, networks[config.network]))
     except errors.UserInputError as e:
       errors.exit_with_error(str(e))
     except errors.TrainingDivergedError as e:

@@ -120,7 +120,8 @@ def skipped_section(skipped, missing):
   return lines + ['']
 
 
-def report_text(title, experiment_dir, runs, table, missing, tolerance_points):
+def report_text(title, experiment_dir, runs, table, missing, tolerance_points,
+                extra_sections=(), extra_figures=()):
   """The whole report.md text.
 
   Args:
@@ -130,6 +131,8 @@ def report_text(title, experiment_dir, runs, table, missing, tolerance_points):
     table: a summary.summarize table.
     missing: coverage.missing_runs(runs).
     tolerance_points: the matching tolerance in percentage points.
+    extra_sections: more lines to put before the skipped runs (e.g. instability verdicts).
+    extra_figures: more (file name, caption) figures.
 
   Returns:
     The Markdown text.
@@ -146,8 +149,10 @@ def report_text(title, experiment_dir, runs, table, missing, tolerance_points):
   if iterations:
     lines += report_iterations_section(table, iterations)
   lines += controls_section(table)
+  lines += list(extra_sections)
   lines += skipped_section(runs.attrs.get('skipped', []), missing)
   lines += ['## Figures', '']
-  for name, caption in FIGURES + ((ITERATIONS_FIGURE,) if iterations else ()):
+  for name, caption in FIGURES + ((ITERATIONS_FIGURE,) if iterations else ()) + tuple(
+      extra_figures):
     lines += [f'![{caption}]({name})', '']
   return '\n'.join(lines)

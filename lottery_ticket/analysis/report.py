@@ -3,8 +3,9 @@
   python -m lottery_ticket.analysis.report --experiment_dir=DIR --output_dir=OUT [--tolerance=0.2]
 
 writes runs.csv (one row per run), summary.csv (per kind and percent remaining, over trials),
-figure1.png, figure3.png, figure4.png, report.md and, for networks reported at fixed
-iterations (ResNet, VGG), figure_iterations.png into OUT, each file atomically. Runs in
+figure1.png, figure3.png, figure4.png, report.md, for networks reported at fixed iterations
+(ResNet, VGG) figure_iterations.png, and where instability analyses were run instability.csv,
+figure_instability_path.png and figure_instability.png into OUT, each file atomically. Runs in
 progress are skipped and listed in the report. Mistakes (a missing, empty or foreign
 --experiment_dir) end with one `error:` line and exit code 2, before anything is written.
 """
@@ -18,6 +19,7 @@ from foundations import errors
 from foundations import save_restore
 from lottery_ticket.analysis import coverage
 from lottery_ticket.analysis import figures
+from lottery_ticket.analysis import instability
 from lottery_ticket.analysis import load
 from lottery_ticket.analysis import markdown
 from lottery_ticket.analysis import summary as summary_lib
@@ -26,6 +28,10 @@ from lottery_ticket.analysis import verdicts
 FLAGS = flags.FLAGS
 OUTPUT_FILES = ('runs.csv', 'summary.csv', 'figure1.png', 'figure3.png', 'figure4.png',
                 'report.md')
+INSTABILITY_FIGURES = (
+    ('figure_instability_path.png', 'Test error along the linear path between two copies '
+                                    'trained from iteration k (random-pruned masks dashed)'),
+    ('figure_instability.png', 'Instability vs the iteration k the copies were spawned at'))
 
 
 def define_flags():
@@ -56,10 +62,22 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
   runs = summary_lib.runs_table(df)
   table = summary_lib.summarize(runs)
   title = figures.experiment_title(df.attrs)
+  instability_runs, instability_curves = instability.load_instability(experiment_dir)
+  sections, extra_figures = [], []
+  if not instability_runs.empty:
+    instability_table = instability.summarize(instability_runs)
+    sections = instability.verdict_lines(instability_table, tolerance_points)
+    extra_figures = INSTABILITY_FIGURES
   text = markdown.report_text(title, experiment_dir, runs, table, coverage.missing_runs(runs),
-                              tolerance_points)
+                              tolerance_points, sections, extra_figures)
   written = {name: os.path.join(output_dir, name) for name in OUTPUT_FILES}
   os.makedirs(output_dir, exist_ok=True)
+  if not instability_runs.empty:
+    written.update({name: os.path.join(output_dir, name)
+                    for name in ('instability.csv',) + tuple(n for n, _ in INSTABILITY_FIGURES)})
+    save_restore.save_csv(written['instability.csv'], instability_runs)
+    instability.path_figure(instability_curves, written[INSTABILITY_FIGURES[0][0]], title)
+    instability.instability_figure(instability_table, written[INSTABILITY_FIGURES[1][0]], title)
   save_restore.save_csv(written['runs.csv'], runs)
   save_restore.save_csv(written['summary.csv'], table)
   figures.figure1(table, written['figure1.png'], title)
