@@ -31,6 +31,7 @@ from foundations import batching
 from foundations import model_state
 from foundations import pruning
 from foundations import trainer as trainer_lib
+from lottery_ticket.datasets import synthetic
 from mnist_fc import constants as lenet_constants
 
 flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the benchmark runs.')
@@ -134,10 +135,9 @@ def rss_over_levels(levels, iterations, sizes):
   from lottery_ticket import config as config_lib  # pylint: disable=g-import-not-at-top
   from lottery_ticket import experiment as experiment_lib  # pylint: disable=g-import-not-at-top
   from lottery_ticket import protocols  # pylint: disable=g-import-not-at-top
-  from tests import conftest  # pylint: disable=g-import-not-at-top  (IDX writer)
   rss = {}
   with tempfile.TemporaryDirectory() as directory:
-    conftest.make_idx_dataset(os.path.join(directory, 'data'), sizes[0] + sizes[1], sizes[2])
+    synthetic.make_idx_dataset(os.path.join(directory, 'data'), sizes[0] + sizes[1], sizes[2])
     config = config_lib.ExperimentConfig(
         experiment='lottery', network='lenet300_100', dataset='mnist',
         dataset_path=os.path.join(directory, 'data'), output_dir=os.path.join(directory, 'out'),

@@ -8,8 +8,9 @@ Weights (no biases) on CIFAR-10: Conv-2 4,300,992; Conv-4 2,425,024; Conv-6 2,26
 prints 1.7M for Conv-6, which the architecture it describes does not give.
 """
 
-from cifar_conv import model
 from lottery_ticket import network
+
+CONV_BLOCKS = {'conv2': (64,), 'conv4': (64, 128), 'conv6': (64, 128, 256)}  # filters per block
 
 _PAPER = {  # name: (title, conv rate, lr, iterations, dropout lr, dropout iterations)
     'conv2': ('Conv-2', 0.10, 2e-4, 20_000, 3e-4, 60_000),
@@ -19,11 +20,12 @@ _PAPER = {  # name: (title, conv rate, lr, iterations, dropout lr, dropout itera
 
 
 def _spec(name, title, conv_rate, learning_rate, iterations, dropout_lr, dropout_iterations):
-  conv_layers = 2 * len(model.CONV_BLOCKS[name])
+  conv_layers = 2 * len(CONV_BLOCKS[name])
   rates = {f'conv{i}': conv_rate for i in range(1, conv_layers + 1)}
   rates.update(fc1=0.2, fc2=0.2, output=0.1)
   return network.NetworkSpec(
-      name=name, title=title, build=model.builder(name), prune_rates=rates,
+      name=name, title=title, prune_rates=rates,
+      build=network.lazy_build('cifar_conv.model', 'build', CONV_BLOCKS[name]),
       hyperparameters=network.Hyperparameters(learning_rate, iterations, batch_size=60),
       dropout_hyperparameters=network.Hyperparameters(dropout_lr, dropout_iterations, 60),
       dropout_rate=0.5, jit_compile=False)

@@ -1,6 +1,7 @@
 """What an experiment package tells the shared machinery about one of its networks."""
 
 import dataclasses
+import importlib
 from typing import Callable, Mapping, Optional
 
 
@@ -36,3 +37,20 @@ class NetworkSpec:
   dropout_hyperparameters: Optional[Hyperparameters] = None
   dropout_rate: float = 0.5
   jit_compile: bool = True
+
+
+def lazy_build(module_name, function_name='build', *leading_args):
+  """A NetworkSpec.build that imports `module_name` only when a network is built.
+
+  A model module imports TensorFlow, which takes seconds; with lazy builds in the constants
+  modules, a runner checks its flags and files first and reports a mistake at once.
+
+  Args:
+    module_name: the module defining the build function, e.g. 'mnist_fc.model'.
+    function_name: its name in that module.
+    *leading_args: arguments passed before (input_shape, num_classes, dropout_rate).
+  """
+  def build(*args, **kwargs):
+    function = getattr(importlib.import_module(module_name), function_name)
+    return function(*leading_args, *args, **kwargs)
+  return build

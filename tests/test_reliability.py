@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,10 +25,10 @@ def _flags(idx_dataset, output_dir):
       '--levels=2', '--checkpoint_interval=20', '--progress_seconds=0']
 
 
-def _start(args):
+def _start(args, stderr=subprocess.DEVNULL):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=conftest.REPO_ROOT)
   return subprocess.Popen([sys.executable, '-m', RUNNER, *args], cwd=conftest.REPO_ROOT,
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                          env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
 
 
 def _run_until(args, marker):
@@ -79,7 +80,12 @@ def test_killed_runs_resume_bit_for_bit(uninterrupted, idx_dataset, tmp_path):
   process = conftest.run_module(RUNNER, *args)
   assert process.returncode == 0, process.stderr
   assert 'resuming from the checkpoint' in process.stdout
-  expected, actual = _run_files(uninterrupted), _run_files(output_dir)
+  _assert_same_results(uninterrupted, output_dir)
+
+
+def _assert_same_results(expected_dir, actual_dir):
+  """Every saved array, metric and summary field (but wall time) is equal, bit for bit."""
+  expected, actual = _run_files(expected_dir), _run_files(actual_dir)
   assert sorted(actual) == sorted(expected)
   for name, value in expected.items():
     if isinstance(value, dict) and name.endswith('.npz'):
@@ -90,7 +96,47 @@ def test_killed_runs_resume_bit_for_bit(uninterrupted, idx_dataset, tmp_path):
       pd.testing.assert_frame_equal(actual[name], value, check_exact=True)
     else:
       assert actual[name] == value, name
-  assert not glob.glob(os.path.join(output_dir, 'trial1', '*', '.*'))  # no partial runs left
+  assert not glob.glob(os.path.join(actual_dir, 'trial1', '*', '.*'))  # no partial runs left
+
+
+def _interrupt(args, level, signal_number):
+  """Runs until level `level` prints iteration 20, sends the signal; returns (stdout, iteration).
+
+  The run must stop after its current chunk with one line saying where, and exit 128 + signal.
+  """
+  process = _start(args, stderr=subprocess.PIPE)
+  stdout = []
+  for line in process.stdout:
+    stdout.append(line)
+    if f'level{level} lottery] iteration 20/60' in line:
+      process.send_signal(signal_number)
+      break
+  rest, stderr = process.communicate(timeout=120)
+  assert process.returncode == 128 + signal_number, stderr
+  assert 'Traceback' not in stderr
+  assert not [line for line in stderr.splitlines() if line.startswith('error:')], stderr
+  stopped = [line for line in stderr.splitlines() if 'interrupted' in line]
+  assert len(stopped) == 1, stderr
+  match = re.fullmatch(
+      rf'\[trial1 level{level} lottery\] interrupted by {signal.Signals(signal_number).name} at '
+      r'iteration (20|40)/60; checkpoint saved, re-run the same command to resume', stopped[0])
+  assert match, stopped[0]
+  return ''.join(stdout) + rest, match.group(1)
+
+
+def test_ctrl_c_and_sigterm_save_a_checkpoint_and_resume_bit_for_bit(uninterrupted, idx_dataset,
+                                                                      tmp_path):
+  output_dir = str(tmp_path / 'interrupted')
+  args = _flags(idx_dataset, output_dir) + ['--checkpoint_interval=1000']  # only on a signal
+  _, iteration = _interrupt(args, 0, signal.SIGINT)
+  locking.DirectoryLock(output_dir).release()  # the lock is free again
+  stdout, next_iteration = _interrupt(args, 1, signal.SIGTERM)
+  assert f'level0 lottery] resuming from the checkpoint at iteration {iteration}' in stdout
+  process = conftest.run_module(RUNNER, *args)
+  assert process.returncode == 0, process.stderr
+  assert f'level1 lottery] resuming from the checkpoint at iteration {next_iteration}' in (
+      process.stdout)
+  _assert_same_results(uninterrupted, output_dir)
 
 
 def test_finished_experiment_rerun_trains_nothing(uninterrupted, idx_dataset):
