@@ -165,6 +165,10 @@ CASES = [
     _case('level_negative', f'{MNIST}.reinitialize', ['--level=-1'], '--level=-1'),
     _case('level_not_integer', f'{MNIST}.random_prune', ['--level=x'], '--level=x'),
     _case('level_empty', f'{MNIST}.random_prune', ['--level='], '--level=: expected at least'),
+    _case('conv_percent_remaining_negative', f'{CONV}.one_shot', ['--percent_remaining=-5'],
+          '--percent_remaining=-5: expected values in (0, 100]'),
+    _case('conv_trial_not_integer', f'{CONV}.random_prune', ['--trial=abc'],
+          '--trial=abc: expected an integer'),
     _case('report_tolerance_negative', REPORT, ['--tolerance=-1'], '--tolerance=-1'),
     _case('report_tolerance_not_number', REPORT, ['--tolerance=abc'], '--tolerance=abc'),
     # Unknown names.
@@ -186,6 +190,8 @@ CASES = [
           '--learning_rate=0.5 (was 0.0012)', _record_default_settings),
     _case('level_not_trained', f'{MNIST}.reinitialize', ['--level=4'],
           '--level=4: {out}/trial1/level4/lottery/masks.npz not found'),
+    _case('conv_level_not_trained', f'{CONV}.reinitialize', ['--level=2'],
+          '--level=2: {out}/trial1/level2/lottery/masks.npz not found'),
     _case('output_dir_missing', f'{MNIST}.train', ['--output_dir='], '--output_dir: required'),
     _case('output_dir_in_proc', f'{MNIST}.train', ['--output_dir=/proc/lottery_fuzz'],
           '--output_dir=/proc/lottery_fuzz: not writable'),
@@ -373,8 +379,9 @@ def test_bad_input_is_one_error_line(outcomes, case):
 
 def test_the_table_covers_every_entry_point():
   modules = {case.module for case in CASES}
-  runners = [name[:-3] for name in os.listdir(os.path.join(conftest.REPO_ROOT, *MNIST.split('.')))
-             if name.endswith('.py') and not name.startswith('_')]
-  assert {f'{MNIST}.{runner}' for runner in runners} <= modules
-  assert REPORT in modules and any(module.startswith(CONV) for module in modules)
-  assert len(CASES) >= 30
+  for package in (MNIST, CONV):
+    names = os.listdir(os.path.join(conftest.REPO_ROOT, *package.split('.')))
+    runners = {f'{package}.{name[:-3]}' for name in names
+               if name.endswith('.py') and not name.startswith('_')}
+    assert runners and runners <= modules, runners - modules
+  assert REPORT in modules and len(CASES) >= 30
