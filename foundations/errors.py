@@ -31,6 +31,11 @@ def flag_error_message(error, flag_values=flags.FLAGS):
     hint = f'did you mean --{hint}? ' if hint else ''
     return f'{error.flagvalue or error.flagname}: unknown flag; {hint}--helpfull lists them all'
   text = str(error).strip()
+  if isinstance(error, flags.CantOpenFlagFileError):
+    return f'--flagfile: cannot open it ({text.partition("Unable to open flagfile: ")[2]})'
+  missing = re.fullmatch(r'Missing value for flag (--\S+)', text)
+  if missing:
+    return f'{missing.group(1)}: missing value (write {missing.group(1)}=VALUE)'
   match = _BAD_VALUE.fullmatch(text)
   if match:
     flag_text, name, detail = match.groups()

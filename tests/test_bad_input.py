@@ -182,6 +182,10 @@ CASES = [
     _case('unknown_flag', f'{MNIST}.train', ['--learning_rat=0.1'],
           '--learning_rat=0.1: unknown flag; did you mean --learning_rate?'),
     _case('report_unknown_flag', REPORT, ['--tolerence=1'], '--tolerence=1: unknown flag'),
+    _case('flag_without_value', f'{MNIST}.lottery_experiment', ['--levels'],
+          '--levels: missing value'),
+    _case('flagfile_missing', f'{MNIST}.train', ['--flagfile={tmp}/nowhere'],
+          "--flagfile: cannot open it ([Errno 2] No such file or directory: '{tmp}/nowhere')"),
     _case('positional_argument', f'{MNIST}.train', ['0.1'], "unexpected arguments ['0.1']"),
     # Conflicting, missing or unusable flags and directories.
     _case('dropout_without_a_variant', f'{MNIST}.train', ['--dropout'],
