@@ -31,18 +31,28 @@ def _start(args, stderr=subprocess.DEVNULL):
                           env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
 
 
-def _run_until(args, marker):
-  """Starts the runner and SIGKILLs it as soon as it prints a line containing `marker`."""
-  process = _start(args)
+def _signal_when(args, marker, signal_number):
+  """Starts the runner, sends it `signal_number` once it prints a line containing `marker`.
+
+  Returns:
+    (exit status, stdout, stderr) of the runner.
+  """
+  process = _start(args, stderr=subprocess.PIPE)
   output = []
   for line in process.stdout:
     output.append(line)
     if marker in line:
-      process.send_signal(signal.SIGKILL)
+      process.send_signal(signal_number)
       break
-  process.wait(timeout=120)
-  assert process.returncode == -signal.SIGKILL, ''.join(output)
-  return ''.join(output)
+  rest, stderr = process.communicate(timeout=120)
+  return process.returncode, ''.join(output) + rest, stderr
+
+
+def _run_until(args, marker):
+  """Starts the runner and SIGKILLs it as soon as it prints a line containing `marker`."""
+  returncode, stdout, _ = _signal_when(args, marker, signal.SIGKILL)
+  assert returncode == -signal.SIGKILL, stdout
+  return stdout
 
 
 def _run_files(output_dir):
@@ -104,15 +114,9 @@ def _interrupt(args, level, signal_number):
 
   The run must stop after its current chunk with one line saying where, and exit 128 + signal.
   """
-  process = _start(args, stderr=subprocess.PIPE)
-  stdout = []
-  for line in process.stdout:
-    stdout.append(line)
-    if f'level{level} lottery] iteration 20/60' in line:
-      process.send_signal(signal_number)
-      break
-  rest, stderr = process.communicate(timeout=120)
-  assert process.returncode == 128 + signal_number, stderr
+  returncode, stdout, stderr = _signal_when(
+      args, f'level{level} lottery] iteration 20/60', signal_number)
+  assert returncode == 128 + signal_number, stderr
   assert 'Traceback' not in stderr
   assert not [line for line in stderr.splitlines() if line.startswith('error:')], stderr
   stopped = [line for line in stderr.splitlines() if 'interrupted' in line]
@@ -121,7 +125,7 @@ def _interrupt(args, level, signal_number):
       rf'\[trial1 level{level} lottery\] interrupted by {signal.Signals(signal_number).name} at '
       r'iteration (20|40)/60; checkpoint saved, re-run the same command to resume', stopped[0])
   assert match, stopped[0]
-  return ''.join(stdout) + rest, match.group(1)
+  return stdout, match.group(1)
 
 
 def test_ctrl_c_and_sigterm_save_a_checkpoint_and_resume_bit_for_bit(uninterrupted, idx_dataset,
