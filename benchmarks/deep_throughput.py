@@ -15,14 +15,13 @@ its paper batch size with SGD, momentum, weight decay, the step schedule and aug
 import json
 import os
 import platform
-import statistics
-import time
 
 from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import _timing as timing
 from cifar_conv import constants
 from foundations import batching
 from foundations import model_state
@@ -35,15 +34,6 @@ flags.DEFINE_integer('repeats', 3, 'Repetitions per measurement (the median is r
 flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the benchmark runs.')
 flags.DEFINE_string('output', 'benchmarks/deep_throughput.json', 'Where to write the JSON.')
 FLAGS = flags.FLAGS
-
-
-def _median_seconds(function, repeats):
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    function()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
 
 
 def measure(spec, sizes, iterations, repeats, jit_compile):
@@ -63,9 +53,9 @@ def measure(spec, sizes, iterations, repeats, jit_compile):
   order = batching.BatchOrder(sizes[0], hp.batch_size, seed=0)
   run = lambda: trainer.train(initial, masks, iterations, order, eval_interval=iterations)  # pylint: disable=g-long-lambda
   run()  # warm-up: traces the compiled functions
-  eval_seconds = _median_seconds(
+  eval_seconds = timing.median_seconds(
       lambda: (trainer.evaluate('validation'), trainer.evaluate('test')), repeats)
-  train_seconds = _median_seconds(run, repeats) - eval_seconds
+  train_seconds = timing.median_seconds(run, repeats) - eval_seconds
   steps_per_second = iterations / train_seconds
   interval_seconds = hp.eval_interval / steps_per_second
   return dict(batch_size=hp.batch_size, iterations=iterations,

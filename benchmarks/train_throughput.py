@@ -17,20 +17,20 @@ import json
 import os
 import platform
 import resource
-import statistics
 import tempfile
-import time
 
 from absl import app
 from absl import flags
 import numpy as np
 import tf_keras as keras
 
+from benchmarks import _timing as timing
 from cifar_conv import constants as conv_constants
 from foundations import batching
 from foundations import model_state
 from foundations import pruning
 from foundations import trainer as trainer_lib
+from lottery_ticket.datasets import synthetic
 from mnist_fc import constants as lenet_constants
 
 flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the benchmark runs.')
@@ -66,15 +66,6 @@ def _data(input_shape, sizes):
            rng.integers(0, 10, n).astype(np.uint8)) for n in sizes]
 
 
-def _median_seconds(function, repeats):
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    function()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
-
-
 def measure(spec, input_shape, sizes, iterations, repeats, eval_interval=100):
   """{measurement: steps/s} and derived ratios for one network."""
   train, validation, test = _data(input_shape, sizes)
@@ -86,7 +77,7 @@ def measure(spec, input_shape, sizes, iterations, repeats, eval_interval=100):
                 keras.losses.SparseCategoricalCrossentropy(from_logits=True))
   fit_x, fit_y = train[0][:iterations * batch], train[1][:iterations * batch]
   plain.fit(fit_x[:batch * 5], fit_y[:batch * 5], batch_size=batch, verbose=0)  # warm-up
-  results['fit'] = iterations / _median_seconds(
+  results['fit'] = iterations / timing.median_seconds(
       lambda: plain.fit(fit_x, fit_y, batch_size=batch, epochs=1, verbose=0), repeats)
 
   def trainer_for(model):
@@ -107,18 +98,18 @@ def measure(spec, input_shape, sizes, iterations, repeats, eval_interval=100):
     return lambda: t.train(weights, masks, iterations, order, eval_interval=interval)
 
   run(trainer, initial, dense_masks, iterations)()  # warm-up: traces and compiles
-  eval_seconds = _median_seconds(
+  eval_seconds = timing.median_seconds(
       lambda: (trainer.evaluate('validation'), trainer.evaluate('test')), repeats)
   # train() evaluates once at its end; that evaluation is subtracted.
   for name, masks in (('trainer_100', dense_masks), ('trainer_3.6', sparse_masks)):
-    seconds = _median_seconds(run(trainer, initial, masks, iterations), repeats)
+    seconds = timing.median_seconds(run(trainer, initial, masks, iterations), repeats)
     results[name] = iterations / (seconds - eval_seconds)
   plain_trainer = trainer_for(_plain_copy(spec, input_shape))
   run(plain_trainer, {}, {}, iterations)()
-  seconds = _median_seconds(run(plain_trainer, {}, {}, iterations), repeats)
+  seconds = timing.median_seconds(run(plain_trainer, {}, {}, iterations), repeats)
   results['no_masks'] = iterations / (seconds - eval_seconds)
   run(trainer, initial, dense_masks, eval_interval)()  # warm-up: compiles the shorter chunks
-  paper_seconds = _median_seconds(run(trainer, initial, dense_masks, eval_interval), repeats)
+  paper_seconds = timing.median_seconds(run(trainer, initial, dense_masks, eval_interval), repeats)
   results['paper_eval'] = iterations / paper_seconds
   evaluations = -(-iterations // eval_interval)
   results['eval_share'] = evaluations * eval_seconds / paper_seconds
@@ -134,10 +125,9 @@ def rss_over_levels(levels, iterations, sizes):
   from lottery_ticket import config as config_lib  # pylint: disable=g-import-not-at-top
   from lottery_ticket import experiment as experiment_lib  # pylint: disable=g-import-not-at-top
   from lottery_ticket import protocols  # pylint: disable=g-import-not-at-top
-  from tests import conftest  # pylint: disable=g-import-not-at-top  (IDX writer)
   rss = {}
   with tempfile.TemporaryDirectory() as directory:
-    conftest.make_idx_dataset(os.path.join(directory, 'data'), sizes[0] + sizes[1], sizes[2])
+    synthetic.make_idx_dataset(os.path.join(directory, 'data'), sizes[0] + sizes[1], sizes[2])
     config = config_lib.ExperimentConfig(
         experiment='lottery', network='lenet300_100', dataset='mnist',
         dataset_path=os.path.join(directory, 'data'), output_dir=os.path.join(directory, 'out'),

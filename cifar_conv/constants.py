@@ -12,9 +12,9 @@ prints 1.7M for Conv-6, which the architecture it describes does not give.
 
 import dataclasses
 
-from cifar_conv import deep_models
-from cifar_conv import model
 from lottery_ticket import network
+
+CONV_BLOCKS = {'conv2': (64,), 'conv4': (64, 128), 'conv6': (64, 128, 256)}  # filters per block
 
 _PAPER = {  # name: (title, conv rate, lr, iterations, dropout lr, dropout iterations)
     'conv2': ('Conv-2', 0.10, 2e-4, 20_000, 3e-4, 60_000),
@@ -24,11 +24,12 @@ _PAPER = {  # name: (title, conv rate, lr, iterations, dropout lr, dropout itera
 
 
 def _spec(name, title, conv_rate, learning_rate, iterations, dropout_lr, dropout_iterations):
-  conv_layers = 2 * len(model.CONV_BLOCKS[name])
+  conv_layers = 2 * len(CONV_BLOCKS[name])
   rates = {f'conv{i}': conv_rate for i in range(1, conv_layers + 1)}
   rates.update(fc1=0.2, fc2=0.2, output=0.1)
   return network.NetworkSpec(
-      name=name, title=title, build=model.builder(name), prune_rates=rates,
+      name=name, title=title, prune_rates=rates,
+      build=network.lazy_build('cifar_conv.model', 'build', CONV_BLOCKS[name]),
       hyperparameters=network.Hyperparameters(learning_rate, iterations, batch_size=60),
       dropout_hyperparameters=network.Hyperparameters(dropout_lr, dropout_iterations, 60),
       dropout_rate=0.5, jit_compile=False)
@@ -36,12 +37,18 @@ def _spec(name, title, conv_rate, learning_rate, iterations, dropout_lr, dropout
 
 NETWORKS = {name: _spec(name, *values) for name, values in _PAPER.items()}
 
-# Deep networks: SGD 0.1 with momentum 0.9 and weight decay 1e-4, the learning rate divided by 10
-# at two milestones, augmentation, global pruning of 20% of the conv weights per round (the
-# output layer and ResNet's 1x1 shortcuts are never pruned), accuracy reported at fixed
-# iterations. Evaluating 15,000 images costs about as much as 15,000 / (3 x batch) training
-# steps (39 at batch 128, 78 at 64), so evaluating every 1,000 / 2,000 iterations keeps it
-# under 10% of the time.
+# Deep networks (cifar_conv.deep_models): SGD 0.1 with momentum 0.9 and weight decay 1e-4, the
+# learning rate divided by 10 at two milestones, augmentation, global pruning of 20% of the conv
+# weights per round (the output layer and ResNet's 1x1 shortcuts are never pruned), accuracy
+# reported at fixed iterations. Evaluating 15,000 images costs about as much as
+# 15,000 / (3 x batch) training steps (39 at batch 128, 78 at 64), so evaluating every 1,000 /
+# 2,000 iterations keeps it under 10% of the time.
+RESNET_WIDTHS = (16, 32, 64)  # channels of the three stages
+RESNET_DEPTHS = (20, 32, 44, 56, 110)  # 6n + 2
+VGG_GROUPS = {  # filters of each convolution, per group; max-pool after all groups but the last
+    'vgg16': ((64,) * 2, (128,) * 2, (256,) * 3, (512,) * 3, (512,) * 3),
+    'vgg19': ((64,) * 2, (128,) * 2, (256,) * 4, (512,) * 4, (512,) * 4),
+}
 _SGD = dict(optimizer='sgd', momentum=0.9, weight_decay=1e-4, lr_gamma=0.1, augment=True)
 _RESNET = network.Hyperparameters(
     learning_rate=0.1, training_iterations=30_000, batch_size=128,
@@ -56,6 +63,25 @@ _VGG16 = network.Hyperparameters(
     lr_milestones=(31_280, 46_920), eval_interval=1000, report_iterations=(62_560,), **_SGD)
 
 
+def resnet_layer_kinds(depth):
+  """The masked layers of ResNet-`depth` in model order: {name: 'conv'|'shortcut'|'output'}."""
+  kinds = {'conv1': 'conv'}
+  for stage in range(1, len(RESNET_WIDTHS) + 1):
+    for block in range(1, (depth - 2) // 6 + 1):
+      kinds[f'stage{stage}_block{block}_conv1'] = 'conv'
+      if stage > 1 and block == 1:
+        kinds[f'stage{stage}_block{block}_shortcut'] = 'shortcut'
+      kinds[f'stage{stage}_block{block}_conv2'] = 'conv'
+  kinds['output'] = 'output'
+  return kinds
+
+
+def vgg_layer_kinds(name):
+  """The masked layers of VGG `name` in model order: {name: 'conv'|'output'}."""
+  count = sum(len(group) for group in VGG_GROUPS[name])
+  return {**{f'conv{i}': 'conv' for i in range(1, count + 1)}, 'output': 'output'}
+
+
 def _deep_spec(name, title, build, layer_kinds, hyperparameters, warmup=None):
   rates = {layer: 0.2 if kind == 'conv' else 0.0 for layer, kind in layer_kinds.items()}
   return network.NetworkSpec(
@@ -64,17 +90,21 @@ def _deep_spec(name, title, build, layer_kinds, hyperparameters, warmup=None):
       global_prune_rate=0.2, normalize_inputs=True)
 
 
-RESNET_DEPTHS = (20, 32, 44, 56, 110)
 NETWORKS.update({
     f'resnet{depth}': _deep_spec(
-        f'resnet{depth}', f'ResNet-{depth}', deep_models.resnet_builder(depth),
-        deep_models.resnet_layer_names(depth), _RESNET,
+        f'resnet{depth}', f'ResNet-{depth}',
+        network.lazy_build('cifar_conv.deep_models', 'build_resnet', depth, RESNET_WIDTHS),
+        resnet_layer_kinds(depth), _RESNET,
         # The paper's warmup variant: lr 0.03, warmed up over 20K iterations.
         dataclasses.replace(_RESNET, learning_rate=0.03, warmup_iterations=20_000))
     for depth in RESNET_DEPTHS})
-NETWORKS['vgg16'] = _deep_spec('vgg16', 'VGG-16', deep_models.vgg_builder('vgg16'),
-                               deep_models.vgg_layer_names('vgg16'), _VGG16)
-NETWORKS['vgg19'] = _deep_spec('vgg19', 'VGG-19', deep_models.vgg_builder('vgg19'),
-                               deep_models.vgg_layer_names('vgg19'), _VGG19,
-                               dataclasses.replace(_VGG19, warmup_iterations=10_000))
+NETWORKS.update({
+    name: _deep_spec(
+        name, name.replace('vgg', 'VGG-'),
+        network.lazy_build('cifar_conv.deep_models', 'build_vgg', name, VGG_GROUPS[name]),
+        vgg_layer_kinds(name), hyperparameters, warmup)
+    for name, hyperparameters, warmup in (
+        ('vgg16', _VGG16, None),
+        # The paper's warmup variant: lr 0.1, warmed up over 10K iterations.
+        ('vgg19', _VGG19, dataclasses.replace(_VGG19, warmup_iterations=10_000)))})
 DEFAULT_DATASET = 'cifar10'

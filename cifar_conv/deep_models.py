@@ -10,19 +10,10 @@ normalised per channel with the training split's statistics. Masked layer names:
   VGG: conv1..convN, output.
 """
 
-import functools
-
 import numpy as np
 import tf_keras as keras
 
 from foundations import masked_layers
-
-VGG_GROUPS = {  # filters of each convolution, per group; max-pool after all groups but the last
-    'vgg16': ((64,) * 2, (128,) * 2, (256,) * 3, (512,) * 3, (512,) * 3),
-    'vgg19': ((64,) * 2, (128,) * 2, (256,) * 4, (512,) * 4, (512,) * 4),
-}
-RESNET_WIDTHS = (16, 32, 64)
-
 
 def he_normal():
   return keras.initializers.VarianceScaling(2.0, 'fan_in', 'untruncated_normal')
@@ -61,14 +52,25 @@ def _check_no_dropout(name, dropout_rate):
     raise ValueError(f'{name} has no dropout variant')
 
 
-def build_resnet(depth, input_shape, num_classes, dropout_rate=0.0, channel_statistics=None):
-  """The CIFAR ResNet of `depth` = 6n + 2 layers: 3 stages of n basic blocks at 16/32/64."""
+def build_resnet(depth, widths, input_shape, num_classes, dropout_rate=0.0,
+                 channel_statistics=None):
+  """The CIFAR ResNet of `depth` = 6n + 2 layers: 3 stages of n basic blocks at `widths`.
+
+  Args:
+    depth: 6n + 2 (20 for ResNet-20).
+    widths: channels of the three stages, constants.RESNET_WIDTHS = (16, 32, 64).
+    input_shape: (H, W, C) of uint8 images.
+    num_classes: width of the output layer.
+    dropout_rate: must be 0 (no dropout variant).
+    channel_statistics: optional (mean, std) per channel of the [0, 1]-scaled training images.
+  """
+  if depth < 8 or (depth - 2) % 6:
+    raise ValueError(f'ResNet depth must be 6n + 2 with n >= 1, not {depth}')
   _check_no_dropout(f'resnet{depth}', dropout_rate)
-  blocks = (depth - 2) // 6
   inputs, x = _input(input_shape, channel_statistics)
-  x = keras.layers.ReLU()(_batch_norm('bn1')(_conv(RESNET_WIDTHS[0], 3, 'conv1')(x)))
-  for stage, filters in enumerate(RESNET_WIDTHS, start=1):
-    for block in range(1, blocks + 1):
+  x = keras.layers.ReLU()(_batch_norm('bn1')(_conv(widths[0], 3, 'conv1')(x)))
+  for stage, filters in enumerate(widths, start=1):
+    for block in range(1, (depth - 2) // 6 + 1):
       name = f'stage{stage}_block{block}'
       strides = 2 if stage > 1 and block == 1 else 1
       y = _conv(filters, 3, f'{name}_conv1', strides)(x)
@@ -80,12 +82,13 @@ def build_resnet(depth, input_shape, num_classes, dropout_rate=0.0, channel_stat
   return _output(inputs, x, num_classes, f'resnet{depth}')
 
 
-def build_vgg(name, input_shape, num_classes, dropout_rate=0.0, channel_statistics=None):
-  """VGG-16/19 for CIFAR-10: 3x3 conv groups, max-pool after the first four, global avg pool."""
+def build_vgg(name, groups, input_shape, num_classes, dropout_rate=0.0,
+              channel_statistics=None):
+  """VGG for CIFAR-10: 3x3 conv `groups` (constants.VGG_GROUPS[name]), a max-pool after every
+  group but the last, global average pooling and one dense output layer."""
   _check_no_dropout(name, dropout_rate)
   inputs, x = _input(input_shape, channel_statistics)
   index = 0
-  groups = VGG_GROUPS[name]
   for group, filters_list in enumerate(groups):
     for filters in filters_list:
       index += 1
@@ -94,32 +97,3 @@ def build_vgg(name, input_shape, num_classes, dropout_rate=0.0, channel_statisti
     if group < len(groups) - 1:
       x = keras.layers.MaxPooling2D(2)(x)
   return _output(inputs, x, num_classes, name)
-
-
-def resnet_layer_names(depth):
-  """The masked layers of ResNet-`depth`, in order: {name: 'conv'|'shortcut'|'output'}."""
-  names = {'conv1': 'conv'}
-  for stage in range(1, len(RESNET_WIDTHS) + 1):
-    for block in range(1, (depth - 2) // 6 + 1):
-      names[f'stage{stage}_block{block}_conv1'] = 'conv'
-      if stage > 1 and block == 1:  # the order of model.layers
-        names[f'stage{stage}_block{block}_shortcut'] = 'shortcut'
-      names[f'stage{stage}_block{block}_conv2'] = 'conv'
-  names['output'] = 'output'
-  return names
-
-
-def vgg_layer_names(name):
-  """The masked layers of VGG `name`, in order: {name: 'conv'|'output'}."""
-  count = sum(len(group) for group in VGG_GROUPS[name])
-  return {**{f'conv{i}': 'conv' for i in range(1, count + 1)}, 'output': 'output'}
-
-
-def resnet_builder(depth):
-  if depth < 8 or (depth - 2) % 6:
-    raise ValueError(f'ResNet depth must be 6n + 2 with n >= 1, not {depth}')
-  return functools.partial(build_resnet, depth)
-
-
-def vgg_builder(name):
-  return functools.partial(build_vgg, name)

@@ -5,17 +5,22 @@ Masked layers are named conv1..convN, fc1, fc2, output. With dropout, it follows
 two hidden fully connected layers and is active only in training.
 """
 
-import functools
-
 import tf_keras as keras
 
 from foundations import masked_layers
 
 FC_UNITS = (256, 256)
-CONV_BLOCKS = {'conv2': (64,), 'conv4': (64, 128), 'conv6': (64, 128, 256)}
 
 
-def _build(block_filters, input_shape, num_classes, dropout_rate=0.0):
+def build(block_filters, input_shape, num_classes, dropout_rate=0.0):
+  """A built Conv-x model: per block of `block_filters`, two convolutions and a max-pool.
+
+  Args:
+    block_filters: filters per block, e.g. constants.CONV_BLOCKS['conv4'] = (64, 128).
+    input_shape: (H, W, C) of uint8 images, scaled to [0, 1] by the first layer.
+    num_classes: width of the output layer.
+    dropout_rate: dropout after each hidden FC layer (0: none).
+  """
   model = keras.Sequential()
   model.add(keras.layers.Rescaling(1.0 / 255, input_shape=tuple(input_shape)))
   conv_index = 0
@@ -28,8 +33,3 @@ def _build(block_filters, input_shape, num_classes, dropout_rate=0.0):
     model.add(keras.layers.MaxPooling2D(2))
   model.add(keras.layers.Flatten())
   return masked_layers.add_dense_head(model, FC_UNITS, num_classes, dropout_rate)
-
-
-def builder(name):
-  """The build function (input_shape, num_classes, dropout_rate) -> model of Conv-2/4/6."""
-  return functools.partial(_build, CONV_BLOCKS[name])

@@ -3,6 +3,9 @@
 A checkpoint holds every model and optimizer variable, the metric rows so far, the iteration
 and the run's initial weights. Because minibatch order is a function of the iteration
 (foundations.batching), continuing from it reproduces the uninterrupted run bit for bit.
+
+A stop request (Ctrl-C or SIGTERM, see foundations.interrupts) makes a checkpoint due after the
+current compiled chunk; once it is saved, the run ends with interrupts.Interrupted.
 """
 
 import os
@@ -10,6 +13,7 @@ import os
 import numpy as np
 
 from foundations import errors
+from foundations import interrupts
 from foundations import save_restore
 from foundations import trainer as trainer_lib
 
@@ -17,7 +21,10 @@ DEFAULT_INTERVAL_SECONDS = 300.0
 
 
 class Checkpointer:
-  """Saves a TrainingState every `interval_iterations`, or every `interval_seconds` of work."""
+  """Saves a TrainingState every `interval_iterations`, or every `interval_seconds` of work.
+
+  Also saves one when a stop was requested, then raises interrupts.Interrupted.
+  """
 
   def __init__(self, path, interval_iterations=0, interval_seconds=DEFAULT_INTERVAL_SECONDS):
     self.path = path
@@ -27,6 +34,8 @@ class Checkpointer:
     self._last_seconds = 0.0
 
   def due(self, iteration, elapsed_seconds):
+    if interrupts.requested() is not None:
+      return True
     if self.interval_iterations:
       return iteration - self._last_iteration >= self.interval_iterations
     return elapsed_seconds - self._last_seconds >= self.interval_seconds
@@ -40,6 +49,9 @@ class Checkpointer:
     arrays.update({f'initial/{k}': v for k, v in state.initial_weights.items()})
     arrays.update({f'variables/{k}': v for k, v in state.variables.items()})
     save_restore.save_arrays(self.path, arrays)
+    interrupts.raise_if_requested(
+        f'interrupted by {{signal}} at iteration {state.iteration}; checkpoint saved',
+        state.iteration)
 
   def load(self):
     """The saved TrainingState, or None if there is no checkpoint file."""
@@ -57,7 +69,7 @@ class Checkpointer:
                            if k.startswith('initial/')},
           variables={k[len('variables/'):]: v for k, v in arrays.items()
                      if k.startswith('variables/')})
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, TypeError) as e:
       raise errors.UserInputError(f'{self.path}: not a training checkpoint ({e})') from None
     self._last_iteration, self._last_seconds = state.iteration, state.wall_seconds
     return state

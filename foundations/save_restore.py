@@ -72,6 +72,15 @@ def load_json(path):
     raise errors.UserInputError(f'{path}: not a readable JSON file ({e})') from None
 
 
+def load_json_object(path):
+  """load_json for files that must hold a JSON object (a dict), e.g. summaries and settings."""
+  value = load_json(path)
+  if not isinstance(value, dict):
+    raise errors.UserInputError(
+        f'{path}: expected a JSON object, found a JSON {type(value).__name__}')
+  return value
+
+
 def save_text(path, text):
   with atomic_path(path) as tmp_path:
     with open(tmp_path, 'w') as f:

@@ -198,12 +198,15 @@ class Trainer:
         initial_weights=initial_weights,
         variables={k: v.numpy() for k, v in self._state_variables().items()})
 
-  def _restore(self, state):
-    variables = self._state_variables()
-    shapes = {k: tuple(v.shape) for k, v in variables.items()}
+  def check_state(self, state, source='checkpoint'):
+    """Raises UserInputError unless `state` has this trainer's variables, names and shapes."""
+    shapes = {k: tuple(v.shape) for k, v in self._state_variables().items()}
     if {k: tuple(v.shape) for k, v in state.variables.items()} != shapes:
-      raise errors.UserInputError('checkpoint does not match this network and optimizer')
-    for key, variable in variables.items():
+      raise errors.UserInputError(f'{source}: does not match this network and optimizer')
+
+  def _restore(self, state):
+    self.check_state(state)
+    for key, variable in self._state_variables().items():
       variable.assign(state.variables[key])
 
   def train(self, initial_weights, masks, training_iterations, batch_order, eval_interval=100,

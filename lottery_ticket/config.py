@@ -1,7 +1,9 @@
 """One runner invocation's settings, validated, with the seeds derived from (--seed, --trial)."""
 
 import dataclasses
+import math
 import os
+import tempfile
 from typing import Optional, Tuple
 
 import numpy as np
@@ -71,13 +73,19 @@ class ExperimentConfig:
         (self.experiment in EXPERIMENTS, 'experiment', f'one of {EXPERIMENTS}'),
         (self.training_iterations >= 1, 'training_iterations', 'an integer >= 1'),
         (self.batch_size >= 1, 'batch_size', 'an integer >= 1'),
-        (self.learning_rate > 0, 'learning_rate', 'a number > 0'),
+        (math.isfinite(self.learning_rate) and self.learning_rate > 0, 'learning_rate',
+         'a finite number > 0'),
         (self.eval_interval >= 1, 'eval_interval', 'an integer >= 1'),
         (self.trial >= 0, 'trial', 'an integer >= 0'),
+        (self.seed >= 0, 'seed', 'an integer >= 0'),
         (self.levels >= 0, 'levels', 'an integer >= 0'),
         (all(0 < p <= 100 for p in self.percent_remaining), 'percent_remaining',
          'values in (0, 100]'),
+        (self.percent_remaining or self.experiment != 'one_shot', 'percent_remaining',
+         'at least one value in (0, 100]'),
         (all(level >= 0 for level in self.control_levels), 'level', 'integers >= 0'),
+        (self.control_levels or self.experiment not in ('reinit', 'random_prune'), 'level',
+         'at least one lottery level'),
         (self.reinit_mode in REINIT_MODES, 'reinit_mode', f'one of {REINIT_MODES}'),
         (self.checkpoint_interval >= 0, 'checkpoint_interval', 'an integer >= 0'),
         (self.optimizer in OPTIMIZERS, 'optimizer', f'one of {OPTIMIZERS}'),
@@ -118,16 +126,27 @@ def _flag_text(value):
 
 
 def check_writable(output_dir):
-  """Raises UserInputError unless output_dir is, or can be created as, a writable directory."""
+  """Raises UserInputError unless output_dir is, or can be created as, a writable directory.
+
+  A missing directory is checked by creating (and removing) a directory in its nearest existing
+  parent: permission bits alone do not tell, e.g. root may not create anything in /proc or /sys.
+  """
   path = os.path.abspath(output_dir)
   if os.path.exists(path) and not os.path.isdir(path):
     raise errors.UserInputError(f'--output_dir={output_dir}: exists and is not a directory')
   existing = path
   while not os.path.exists(existing):
     existing = os.path.dirname(existing)
+  reason = None
   if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
-    raise errors.UserInputError(
-        f'--output_dir={output_dir}: not writable ({existing} does not accept new files)')
+    reason = 'does not accept new files'
+  elif existing != path:
+    try:
+      os.rmdir(tempfile.mkdtemp(prefix='.probe-', dir=existing))
+    except OSError as e:
+      reason = f'does not accept new files: {e.strerror}'
+  if reason:
+    raise errors.UserInputError(f'--output_dir={output_dir}: not writable ({existing} {reason})')
 
 
 # Settings that change results: an output directory holds runs of one value of each.
@@ -158,13 +177,11 @@ def check_settings(config):
   path = os.path.join(config.output_dir, SETTINGS_FILE)
   if not os.path.exists(path):
     return
-  recorded = save_restore.load_json(path)
-  if not isinstance(recorded, dict):
-    raise errors.UserInputError(f'{path}: not an experiment settings file (expected a JSON object)')
-  recorded = dict(_EARLIER_DEFAULTS, **recorded)
+  recorded = dict(_EARLIER_DEFAULTS, **save_restore.load_json_object(path))
   settings = _settings(config)
   differences = [f'--{name}={_flag_text(settings[name])} (was {_flag_text(recorded.get(name))})'
-                 for name in RESULT_SETTINGS if recorded.get(name) != settings[name]]
+                 for name in RESULT_SETTINGS if recorded.get(name) != settings[name]
+                 and settings[name] is not None]  # None: decided later (--jit_compile)
   if differences:
     raise errors.UserInputError(
         f'--output_dir={config.output_dir} holds an experiment with other settings: '

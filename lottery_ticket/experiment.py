@@ -1,8 +1,9 @@
 """The shared set-up of every runner: data, model, trainer, and training one recorded run.
 
 An `Experiment` is built once per runner invocation. Everything that can fail because of user
-input (flags, output directory, dataset files, mask files) fails while it is built, before any
-training and before anything is written.
+input (flags, output directory, dataset files, mask files) fails while it is built or before a
+run starts training, before anything is written. A Ctrl-C or SIGTERM during a run saves a
+checkpoint and ends it with interrupts.Interrupted (see foundations.interrupts).
 """
 
 import dataclasses
@@ -15,6 +16,7 @@ import tf_keras as keras
 from foundations import batching
 from foundations import checkpointing
 from foundations import errors
+from foundations import interrupts
 from foundations import locking
 from foundations import model_state
 from foundations import optimizers
@@ -23,7 +25,7 @@ from foundations import pruning
 from foundations import save_restore
 from foundations import trainer as trainer_lib
 from lottery_ticket import config as config_lib
-from lottery_ticket import datasets
+from lottery_ticket import preflight
 from lottery_ticket import progress
 from lottery_ticket import recording
 
@@ -45,18 +47,17 @@ def channel_statistics(images):
 class Experiment:
   """Data, network and trainer for one ExperimentConfig."""
 
-  def __init__(self, config, spec):
+  def __init__(self, config, spec, dataset=None):
+    """Builds the network; `dataset` is preflight.prepare(config)'s result, or None to run it.
+
+    A --jit_compile left to its default (None) is decided here, by the device; the settings
+    check runs again with the decided value before anything is written (claim_output_dir).
+    """
+    self.dataset = preflight.prepare(config) if dataset is None else dataset
     if config.jit_compile is None:
       config = dataclasses.replace(config, jit_compile=default_jit_compile(spec))
-    config.validate()
     self.config = config
     self.spec = spec
-    self.dataset = datasets.load(config.dataset, config.dataset_path, config.validation_size,
-                                 seed=config.seed_for('validation_split'))
-    if config.batch_size > len(self.dataset.train[1]):
-      raise errors.UserInputError(
-          f'--batch_size={config.batch_size}: larger than the {len(self.dataset.train[1])} '
-          'training examples')
     # Not tf.config.experimental.enable_op_determinism(): it refuses XLA's MaxPool gradient even
     # on CPU. XLA's CPU kernels are deterministic for a fixed seed (tests check runs bit for bit).
     keras.backend.experimental.enable_tf_random_generator()  # checkpointable dropout RNG
@@ -152,28 +153,43 @@ class Experiment:
   def claim_output_dir(self):
     """Before the first write: lock --output_dir and check it holds this experiment's settings."""
     if self._lock is None:
-      self._lock = locking.DirectoryLock(self.config.output_dir)
+      try:
+        self._lock = locking.DirectoryLock(self.config.output_dir)
+      except OSError as e:
+        raise errors.UserInputError(
+            errors.os_error_message(e, 'output_dir', self.config.output_dir)) from None
       config_lib.check_settings(self.config)  # again: another process may have written it
       config_lib.record_settings(self.config)
 
+  def close(self):
+    """Releases --output_dir for other processes (process exit releases it too)."""
+    if self._lock is not None:
+      self._lock.release()
+      self._lock = None
+
+  @interrupts.deferred()
   def train(self, final_dir, masks, initial_weights, label, start_iteration=0, capture=None,
             batch_order=None, augment_seed=None, **details):
     """Trains one run from `initial_weights` under `masks`, records it in `final_dir`.
 
     Continues from the run's checkpoint if an interrupted attempt left one. A diverged run is
     recorded (summary status 'diverged', no final weights) and raises TrainingDivergedError.
+    A stop request (Ctrl-C, SIGTERM) saves a checkpoint after the current chunk of iterations,
+    or lets a finished run be recorded, and raises interrupts.Interrupted saying where.
     `start_iteration`, `capture` and `augment_seed` are Trainer.train's; `batch_order`
     defaults to the trial's.
 
     Returns:
       (summary dict, TrainingResult).
     """
-    self.claim_output_dir()
     config = self.config
     partial = paths.partial_dir(final_dir)
     checkpointer = checkpointing.Checkpointer(
         os.path.join(partial, paths.CHECKPOINT), config.checkpoint_interval)
     resume = checkpointer.load() if os.path.isdir(partial) else None
+    if resume is not None:
+      self.trainer.check_state(resume, checkpointer.path)  # before anything is written
+    self.claim_output_dir()
     if resume is None:
       paths.start(final_dir)
     else:
@@ -208,6 +224,10 @@ class Experiment:
       recording.write_diverged_run(partial, masks, e, details)
       paths.commit(partial, final_dir)
       raise errors.TrainingDivergedError(f'{label}: {e} (recorded in {final_dir})') from None
+    except interrupts.Interrupted as e:
+      raise interrupts.Interrupted(
+          e.signal_number, f'[{label}] interrupted by {e.signal_name} at iteration '
+          f'{e.iteration}/{config.training_iterations}; checkpoint saved') from None
     finally:
       tensorboard.close()
     summary = recording.summarize(result, masks, details)
@@ -218,4 +238,5 @@ class Experiment:
           f'{100 * summary["test_accuracy_at_early_stop"]:.2f}%, final '
           f'{100 * summary["final_test_accuracy"]:.2f}%, {summary["wall_seconds"]:.0f} s',
           flush=True)
+    interrupts.raise_if_requested(f'[{label}] interrupted by {{signal}} as it finished; run saved')
     return summary, result

@@ -18,11 +18,11 @@ import os
 import numpy as np
 
 from foundations import batching
-from foundations import errors
 from foundations import interpolation
 from foundations import paths
 from foundations import pruning
 from foundations import save_restore
+from lottery_ticket import preflight
 from lottery_ticket import protocols
 from lottery_ticket import rewinding
 
@@ -41,14 +41,10 @@ def _mask_sets(experiment):
     if level == 0:
       sets.append(('level0', experiment.full_masks(), {'level': 0}))
       continue
-    path = os.path.join(experiment.run_dir(level, 'lottery'), paths.MASKS)
-    if not os.path.isfile(path):
-      raise errors.UserInputError(
-          f'--level={level}: {path} not found; run the lottery experiment with --levels>={level} '
-          f'and the same --output_dir and --trial first')
+    path = preflight.control_masks_path(config, level)
     sets.append((f'level{level}', experiment.load_masks(path), {'level': level}))
   if config.masks:
-    path = os.path.abspath(protocols.experiment_file(config.masks, paths.MASKS, 'masks'))
+    path = os.path.abspath(preflight.run_file(config.masks, paths.MASKS, 'masks'))
     name = 'masks_' + hashlib.sha1(path.encode()).hexdigest()[:8]
     sets.append((name, experiment.load_masks(path), {'masks_path': path}))
   if config.control == 'random_prune':

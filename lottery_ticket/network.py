@@ -1,6 +1,7 @@
 """What an experiment package tells the shared machinery about one of its networks."""
 
 import dataclasses
+import importlib
 from typing import Callable, Mapping, Optional, Tuple
 
 
@@ -77,3 +78,20 @@ class NetworkSpec:
   @property
   def globally_pruned_layers(self):
     return tuple(name for name, rate in self.prune_rates.items() if rate > 0)
+
+
+def lazy_build(module_name, function_name='build', *leading_args):
+  """A NetworkSpec.build that imports `module_name` only when a network is built.
+
+  A model module imports TensorFlow, which takes seconds; with lazy builds in the constants
+  modules, a runner checks its flags and files first and reports a mistake at once.
+
+  Args:
+    module_name: the module defining the build function, e.g. 'mnist_fc.model'.
+    function_name: its name in that module.
+    *leading_args: arguments passed before (input_shape, num_classes, dropout_rate).
+  """
+  def build(*args, **kwargs):
+    function = getattr(importlib.import_module(module_name), function_name)
+    return function(*leading_args, *args, **kwargs)
+  return build

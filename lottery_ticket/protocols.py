@@ -15,6 +15,7 @@ from foundations import model_state
 from foundations import paths
 from foundations import pruning
 from foundations import save_restore
+from lottery_ticket import preflight
 from lottery_ticket import rewinding
 
 
@@ -26,7 +27,7 @@ def completed(final_dir):
   """The summary of a finished run in final_dir, or None; a diverged run stops the protocol."""
   if not paths.is_complete(final_dir):
     return None
-  summary = save_restore.load_json(os.path.join(final_dir, paths.SUMMARY))
+  summary = save_restore.load_json_object(os.path.join(final_dir, paths.SUMMARY))
   if summary.get('status') == 'diverged':
     raise errors.TrainingDivergedError(
         f'{final_dir} diverged earlier ({summary.get("error")}); delete it to retry')
@@ -42,27 +43,17 @@ def train(experiment):
   config = experiment.config
   masks = experiment.full_masks()
   if config.masks:
-    masks = experiment.load_masks(experiment_file(config.masks, paths.MASKS, 'masks'))
+    masks = experiment.load_masks(preflight.run_file(config.masks, paths.MASKS, 'masks'))
   initial, start = experiment.original_initial_weights(), 0
   if config.presets:
     initial = experiment.load_weights(
-        experiment_file(config.presets, paths.INITIAL_WEIGHTS, 'presets'))
+        preflight.run_file(config.presets, paths.INITIAL_WEIGHTS, 'presets'))
   else:
     initial, start = rewinding.start_point(experiment, initial)
   final_dir = os.path.join(paths.trial_dir(config.output_dir, config.trial), 'train')
   if completed(final_dir) is None:
     experiment.train(final_dir, masks, initial, f'trial{config.trial} train',
                      start_iteration=start, experiment='train')
-
-
-def experiment_file(path, default_name, flag):
-  """`path` if it is a file, else `default_name` inside the run directory `path`."""
-  candidate = os.path.join(path, default_name) if os.path.isdir(path) else path
-  if not os.path.isfile(candidate):
-    raise errors.UserInputError(
-        f'--{flag}={path}: not found (expected an .npz file or a run directory with '
-        f'{default_name})')
-  return candidate
 
 
 def _dense_run(experiment, initial):
@@ -129,12 +120,7 @@ def _control_inputs(experiment):
   config = experiment.config
   masks = {}
   for level in config.control_levels:
-    path = os.path.join(experiment.run_dir(level, 'lottery'), paths.MASKS)
-    if not os.path.isfile(path):
-      raise errors.UserInputError(
-          f'--level={level}: {path} not found; run the lottery experiment with --levels>={level} '
-          f'and the same --output_dir and --trial first')
-    masks[level] = experiment.load_masks(path)
+    masks[level] = experiment.load_masks(preflight.control_masks_path(config, level))
   return masks, experiment.original_initial_weights()
 
 

@@ -3,23 +3,25 @@
 A runner module is three lines: it calls `run(experiment, networks, default_dataset)`. Flags
 whose default is the paper's value for --network show "None" as their default in --helpfull;
 the value used is printed when the run starts.
+
+TensorFlow is imported only after every check that does not need it (lottery_ticket.preflight),
+so a mistake in a flag or a file is reported in a fraction of a second. Ctrl-C and SIGTERM stop
+a run cleanly (foundations.interrupts): exit status 130 or 143 and one line saying where.
 """
 
-
 import dataclasses
+import sys
 
 from absl import app
 from absl import flags
 
 from foundations import errors
+from foundations import interrupts
 from lottery_ticket import config as config_lib
 from lottery_ticket import datasets
-from lottery_ticket import experiment as experiment_lib
-from lottery_ticket import instability
-from lottery_ticket import protocols
+from lottery_ticket import preflight
 
 FLAGS = flags.FLAGS
-PROTOCOLS = dict(protocols.PROTOCOLS, instability=instability.instability)
 
 
 def define_flags(experiment, networks, default_dataset):
@@ -169,22 +171,44 @@ def _default_hyperparameters(spec):
   return spec.hyperparameters
 
 
+def _run(experiment, config, spec, dataset):
+  """Builds the Experiment (this imports TensorFlow) and runs its protocol."""
+  # pylint: disable=g-import-not-at-top  (TensorFlow: only once the checks have passed)
+  from lottery_ticket import experiment as experiment_lib
+  from lottery_ticket import instability
+  from lottery_ticket import protocols
+  protocol = dict(protocols.PROTOCOLS, instability=instability.instability)[experiment]
+  built = experiment_lib.Experiment(config, spec, dataset)
+  try:
+    protocol(built)
+  finally:
+    built.close()
+
+
 def run(experiment, networks, default_dataset):
   """Defines the flags, parses them and runs `experiment`; user mistakes exit with one line."""
   define_flags(experiment, networks, default_dataset)
 
   def main(argv):
     if len(argv) > 1:
-      errors.exit_with_error(f'unexpected arguments {argv[1:]}; every setting is a --flag (see --helpfull)')
-    try:
-      config = config_from_flags(experiment, networks)
-      print(f'{experiment}: network={config.network} dataset={config.dataset} '
-            f'training_iterations={config.training_iterations} batch_size={config.batch_size} '
-            f'learning_rate={config.learning_rate} output_dir={config.output_dir}', flush=True)
-      PROTOCOLS[experiment](experiment_lib.Experiment(config, networks[config.network]))
-    except errors.UserInputError as e:
-      errors.exit_with_error(str(e))
-    except errors.TrainingDivergedError as e:
-      errors.exit_with_error(f'training diverged: {e}; try a smaller --learning_rate')
+      errors.exit_with_error(
+          f'unexpected arguments {argv[1:]}; every setting is a --flag (see --helpfull)')
+    with interrupts.handled():
+      try:
+        config = config_from_flags(experiment, networks)
+        dataset = preflight.prepare(config)
+        print(f'{experiment}: network={config.network} dataset={config.dataset} '
+              f'training_iterations={config.training_iterations} batch_size={config.batch_size} '
+              f'learning_rate={config.learning_rate} output_dir={config.output_dir}', flush=True)
+        _run(experiment, config, networks[config.network], dataset)
+      except errors.UserInputError as e:
+        errors.exit_with_error(str(e))
+      except errors.TrainingDivergedError as e:
+        errors.exit_with_error(f'training diverged: {e}; try a smaller --learning_rate')
+      except OSError as e:  # e.g. the disk filled up, or the directory changed under the run
+        errors.exit_with_error(errors.os_error_message(e, 'output_dir', FLAGS.output_dir or '.'))
+      except interrupts.Interrupted as e:
+        print(f'{e}, re-run the same command to resume', file=sys.stderr, flush=True)
+        sys.exit(e.exit_status)
 
-  app.run(main)
+  app.run(main, flags_parser=errors.parse_flags)

@@ -6,12 +6,11 @@ and batch 64; the paper's settings are canonical here.)
 """
 
 from lottery_ticket import network
-from mnist_fc import model
 
 LENET = network.NetworkSpec(
     name='lenet300_100',
     title='LeNet-300-100',
-    build=model.build,
+    build=network.lazy_build('mnist_fc.model'),
     prune_rates={'hidden1': 0.2, 'hidden2': 0.2, 'output': 0.1},
     hyperparameters=network.Hyperparameters(
         learning_rate=1.2e-3, training_iterations=50_000, batch_size=60),

@@ -35,7 +35,7 @@ def test_settings_recorded_before_the_sgd_and_rewinding_flags_are_accepted(tmp_p
 def test_settings_file_that_is_not_an_object_is_refused(tmp_path):
   with open(os.path.join(tmp_path, config_lib.SETTINGS_FILE), 'w') as f:
     json.dump([1, 2], f)
-  with pytest.raises(errors.UserInputError, match='not an experiment settings file'):
+  with pytest.raises(errors.UserInputError, match='expected a JSON object, found a JSON list'):
     config_lib.check_settings(_config(str(tmp_path)))
 
 

@@ -2,9 +2,6 @@
 a BatchNorm + augmentation + SGD-schedule run."""
 
 import os
-import signal
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -17,7 +14,7 @@ from foundations import optimizers
 from foundations import pruning
 from foundations import trainer as trainer_lib
 from tests import conftest
-from tests import test_reliability
+from tests import runs
 
 LOTTERY = 'cifar_conv.runners.lottery_experiment'
 
@@ -160,40 +157,16 @@ def test_rewound_masks_shrink_globally_and_leave_shortcuts_and_output(rewound):
     previous = masks
 
 
-def _run_until(args, marker):
-  """Starts the lottery runner and SIGKILLs it when it prints a line containing `marker`."""
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=conftest.REPO_ROOT)
-  process = subprocess.Popen([sys.executable, '-m', LOTTERY, *args], cwd=conftest.REPO_ROOT,
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-  output = []
-  for line in process.stdout:
-    output.append(line)
-    if marker in line:
-      process.send_signal(signal.SIGKILL)
-      break
-  process.wait(timeout=120)
-  assert process.returncode == -signal.SIGKILL, ''.join(output)
-  return ''.join(output)
-
-
 def test_killed_batch_norm_sgd_run_resumes_bit_for_bit(rewound, cifar_dataset, tmp_path):
   output_dir = str(tmp_path / 'killed')
   args = _lottery_flags(cifar_dataset, output_dir)
-  _run_until(args, 'level0 lottery] iteration 40/60')
-  assert 'resuming from the checkpoint' in _run_until(args, 'level1 lottery] iteration 40/60')
+  runs.run_until(LOTTERY, args, 'level0 lottery] iteration 40/60')
+  assert 'resuming from the checkpoint' in runs.run_until(LOTTERY, args,
+                                                          'level1 lottery] iteration 40/60')
   process = conftest.run_module(LOTTERY, *args)
   assert process.returncode == 0, process.stderr
   assert 'resuming from the checkpoint' in process.stdout
-  expected, actual = test_reliability.run_files(rewound), test_reliability.run_files(output_dir)
-  assert sorted(actual) == sorted(expected)
-  for name, value in expected.items():
-    if name.endswith('.npz'):
-      for key in value:
-        np.testing.assert_array_equal(actual[name][key], value[key], err_msg=f'{name} {key}')
-    elif isinstance(value, pd.DataFrame):
-      pd.testing.assert_frame_equal(actual[name], value, check_exact=True)
-    else:
-      assert actual[name] == value, name
+  runs.assert_same_results(rewound, output_dir)
 
 
 @pytest.mark.parametrize('module, flags, message', [

@@ -1,22 +1,18 @@
 """Kill-and-resume, the output-directory lock, refused flag changes, divergence, corrupt files."""
 
-import glob
-import json
 import os
+import re
 import signal
 import subprocess
-import sys
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from foundations import errors
 from foundations import locking
 from tests import conftest
+from tests import runs
 
 RUNNER = 'mnist_fc.runners.lottery_experiment'
-TIMING_KEYS = ('wall_seconds', 'steps_per_second')
 
 
 def _flags(idx_dataset, output_dir):
@@ -24,40 +20,12 @@ def _flags(idx_dataset, output_dir):
       '--levels=2', '--checkpoint_interval=20', '--progress_seconds=0']
 
 
-def _start(args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=conftest.REPO_ROOT)
-  return subprocess.Popen([sys.executable, '-m', RUNNER, *args], cwd=conftest.REPO_ROOT,
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def _signal_when(args, marker, signal_number):
+  return runs.signal_when(RUNNER, args, marker, signal_number)
 
 
 def _run_until(args, marker):
-  """Starts the runner and SIGKILLs it as soon as it prints a line containing `marker`."""
-  process = _start(args)
-  output = []
-  for line in process.stdout:
-    output.append(line)
-    if marker in line:
-      process.send_signal(signal.SIGKILL)
-      break
-  process.wait(timeout=120)
-  assert process.returncode == -signal.SIGKILL, ''.join(output)
-  return ''.join(output)
-
-
-def run_files(output_dir):
-  """{relative path: contents} of every result file, timing fields removed from summaries."""
-  contents = {}
-  for path in glob.glob(os.path.join(output_dir, 'trial*', '**', '*.*'), recursive=True):
-    name = os.path.relpath(path, output_dir)
-    if path.endswith('.npz'):
-      with np.load(path) as data:
-        contents[name] = {k: data[k] for k in data.files}
-    elif path.endswith('.json'):
-      with open(path) as f:
-        contents[name] = {k: v for k, v in json.load(f).items() if k not in TIMING_KEYS}
-    elif path.endswith('.csv'):
-      contents[name] = pd.read_csv(path)
-  return contents
+  return runs.run_until(RUNNER, args, marker)
 
 
 @pytest.fixture(scope='module')
@@ -79,18 +47,41 @@ def test_killed_runs_resume_bit_for_bit(uninterrupted, idx_dataset, tmp_path):
   process = conftest.run_module(RUNNER, *args)
   assert process.returncode == 0, process.stderr
   assert 'resuming from the checkpoint' in process.stdout
-  expected, actual = run_files(uninterrupted), run_files(output_dir)
-  assert sorted(actual) == sorted(expected)
-  for name, value in expected.items():
-    if isinstance(value, dict) and name.endswith('.npz'):
-      assert sorted(actual[name]) == sorted(value)
-      for key in value:
-        np.testing.assert_array_equal(actual[name][key], value[key], err_msg=f'{name} {key}')
-    elif isinstance(value, pd.DataFrame):
-      pd.testing.assert_frame_equal(actual[name], value, check_exact=True)
-    else:
-      assert actual[name] == value, name
-  assert not glob.glob(os.path.join(output_dir, 'trial1', '*', '.*'))  # no partial runs left
+  runs.assert_same_results(uninterrupted, output_dir)
+
+
+def _interrupt(args, level, signal_number):
+  """Runs until level `level` prints iteration 20, sends the signal; returns (stdout, iteration).
+
+  The run must stop after its current chunk with one line saying where, and exit 128 + signal.
+  """
+  returncode, stdout, stderr = _signal_when(
+      args, f'level{level} lottery] iteration 20/60', signal_number)
+  assert returncode == 128 + signal_number, stderr
+  assert 'Traceback' not in stderr
+  assert not [line for line in stderr.splitlines() if line.startswith('error:')], stderr
+  stopped = [line for line in stderr.splitlines() if 'interrupted' in line]
+  assert len(stopped) == 1, stderr
+  match = re.fullmatch(
+      rf'\[trial1 level{level} lottery\] interrupted by {signal.Signals(signal_number).name} at '
+      r'iteration (20|40)/60; checkpoint saved, re-run the same command to resume', stopped[0])
+  assert match, stopped[0]
+  return stdout, match.group(1)
+
+
+def test_ctrl_c_and_sigterm_save_a_checkpoint_and_resume_bit_for_bit(uninterrupted, idx_dataset,
+                                                                      tmp_path):
+  output_dir = str(tmp_path / 'interrupted')
+  args = _flags(idx_dataset, output_dir) + ['--checkpoint_interval=1000']  # only on a signal
+  _, iteration = _interrupt(args, 0, signal.SIGINT)
+  locking.DirectoryLock(output_dir).release()  # the lock is free again
+  stdout, next_iteration = _interrupt(args, 1, signal.SIGTERM)
+  assert f'level0 lottery] resuming from the checkpoint at iteration {iteration}' in stdout
+  process = conftest.run_module(RUNNER, *args)
+  assert process.returncode == 0, process.stderr
+  assert f'level1 lottery] resuming from the checkpoint at iteration {next_iteration}' in (
+      process.stdout)
+  runs.assert_same_results(uninterrupted, output_dir)
 
 
 def test_finished_experiment_rerun_trains_nothing(uninterrupted, idx_dataset):
@@ -112,9 +103,9 @@ def test_second_process_is_refused_and_a_killed_holder_leaves_no_stale_lock(idx_
   output_dir = str(tmp_path / 'locked')
   args = conftest.small_run_flags(idx_dataset, output_dir, iterations=10**6) + [
       '--progress_seconds=0']
-  holder = _start(args)
+  holder = runs.start(RUNNER, args)
   for line in holder.stdout:
-    if 'iteration' in line:
+    if '] iteration' in line:  # a progress line: the holder has claimed the directory
       break
   second = conftest.run_module(RUNNER, *args)
   assert second.returncode == 2

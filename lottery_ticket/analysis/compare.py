@@ -87,4 +87,4 @@ if __name__ == '__main__':
   flags.DEFINE_list('experiment_dirs', None, 'The --output_dir of each experiment to compare.')
   flags.DEFINE_list('labels', None, 'A label per experiment (default: the directories).')
   flags.DEFINE_string('output_dir', None, 'Directory for comparison.csv and comparison.png.')
-  app.run(main)
+  app.run(main, flags_parser=errors.parse_flags)

@@ -74,6 +74,8 @@ def read_run(run_dir, experiment_dir):
   """
   with open(os.path.join(run_dir, paths.SUMMARY)) as f:
     summary = json.load(f)
+  if not isinstance(summary, dict):
+    raise ValueError(f'{paths.SUMMARY} holds a JSON {type(summary).__name__}, not an object')
   status = summary.get('status', 'complete')  # e.g. 'diverged': no result to analyse
   if status != 'complete':
     error = summary.get('error')

@@ -94,7 +94,8 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
 
 def main(argv):
   if len(argv) > 1:
-    errors.exit_with_error(f'unexpected arguments {argv[1:]}; every setting is a --flag (see --helpfull)')
+    errors.exit_with_error(
+        f'unexpected arguments {argv[1:]}; every setting is a --flag (see --helpfull)')
   for name in ('experiment_dir', 'output_dir'):
     if not FLAGS[name].value:
       errors.exit_with_error(f'--{name}: required')
@@ -102,12 +103,13 @@ def main(argv):
     written = write_report(FLAGS.experiment_dir, FLAGS.output_dir, FLAGS.tolerance)
   except errors.UserInputError as e:
     message = str(e)  # load's messages start with the directory: name the flag too
-    errors.exit_with_error(f'--experiment_dir={message}' if message.startswith(FLAGS.experiment_dir) else message)
+    errors.exit_with_error(
+        f'--experiment_dir={message}' if message.startswith(FLAGS.experiment_dir) else message)
   except OSError as e:
-    errors.exit_with_error(f'--output_dir={FLAGS.output_dir}: cannot write the report ({e})')
+    errors.exit_with_error(errors.os_error_message(e, 'output_dir', FLAGS.output_dir))
   print(f'report: {written["report.md"]}', flush=True)
 
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  app.run(main, flags_parser=errors.parse_flags)

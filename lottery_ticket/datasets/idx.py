@@ -1,4 +1,4 @@
-"""Reading MNIST-format IDX files (plain or gzipped), checked against the format.
+"""Reading MNIST-format IDX files (plain or gzipped), checked against the format, and writing them.
 
 IDX layout: 2 zero bytes, a type byte (0x08 = unsigned byte), a dimension count, then one
 big-endian uint32 per dimension, then the data. Images are rank 3, labels rank 1.
@@ -40,6 +40,14 @@ def read_idx(path, rank):
     raise errors.UserInputError(
         f'{path}: IDX file is {len(data)} bytes, its header {shape} needs {expected} (truncated?)')
   return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def write_idx(path, array):
+  """Writes a uint8 array as an IDX file (gzipped if `path` ends with .gz)."""
+  header = bytes([0, 0, _UNSIGNED_BYTE, array.ndim]) + np.asarray(array.shape, '>u4').tobytes()
+  opener = gzip.open if path.endswith('.gz') else open
+  with opener(path, 'wb') as f:
+    f.write(header + np.ascontiguousarray(array, np.uint8).tobytes())
 
 
 def find_file(directory, name):
