@@ -45,7 +45,8 @@ class Checkpointer:
     rows = np.array([[row[c] for c in trainer_lib.METRIC_COLUMNS] for row in state.rows],
                     dtype=np.float64).reshape(-1, len(trainer_lib.METRIC_COLUMNS))
     arrays = {'iteration': np.array(state.iteration), 'wall_seconds': np.array(
-        state.wall_seconds), 'rows': rows}
+        state.wall_seconds), 'rows': rows,
+              'interval': np.array(state.interval, dtype=np.float64).reshape(-1, 3)}
     arrays.update({f'initial/{k}': v for k, v in state.initial_weights.items()})
     arrays.update({f'variables/{k}': v for k, v in state.variables.items()})
     save_restore.save_arrays(self.path, arrays)
@@ -68,7 +69,9 @@ class Checkpointer:
           initial_weights={k[len('initial/'):]: v for k, v in arrays.items()
                            if k.startswith('initial/')},
           variables={k[len('variables/'):]: v for k, v in arrays.items()
-                     if k.startswith('variables/')})
+                     if k.startswith('variables/')},
+          interval=[(int(steps), loss, accuracy) for steps, loss, accuracy
+                    in arrays.get('interval', np.zeros((0, 3))).tolist()])
     except (KeyError, ValueError, TypeError) as e:
       raise errors.UserInputError(f'{self.path}: not a training checkpoint ({e})') from None
     self._last_iteration, self._last_seconds = state.iteration, state.wall_seconds

@@ -21,6 +21,9 @@ from foundations import augmentation
 from foundations import errors
 from foundations import model_state
 
+# Iterations per compiled call at most; a checkpoint or a stop request (Ctrl-C) waits for the
+# call in progress. Calls end at evaluations too, so LeNet's (every 100) are unchanged.
+MAX_CHUNK_ITERATIONS = 100
 METRIC_COLUMNS = ('iteration', 'train_loss', 'train_accuracy', 'validation_loss',
                   'validation_accuracy', 'test_loss', 'test_accuracy')
 
@@ -42,6 +45,8 @@ class TrainingState:
   wall_seconds: float
   initial_weights: dict
   variables: dict  # 'model/{i}', 'optimizer/{i}' and 'random/{i}' (dropout RNG) -> array
+  interval: list = dataclasses.field(default_factory=list)  # (steps, loss, accuracy) of the
+  # compiled calls since the last evaluation, when saved between evaluations
 
 
 class _EvalSplit:
@@ -126,6 +131,7 @@ class Trainer:
     self._train_steps = tf.function(self._train_steps_fn, jit_compile=jit_compile)
     self._evaluate = tf.function(self._evaluate_fn, jit_compile=jit_compile)
     self.traces = 0  # Python traces of the compiled functions, for leak checks
+    self.max_chunk_iterations = MAX_CHUNK_ITERATIONS
 
   def _train_steps_fn(self, batch_indices, first_iteration):
     """Runs one step per row of batch_indices, the first being global iteration
@@ -191,12 +197,13 @@ class Trainer:
             **{f'optimizer/{i}': v for i, v in enumerate(self.optimizer.variables)},
             **{f'random/{i}': v for i, v in enumerate(self._random_states)}}
 
-  def snapshot(self, iteration, rows, wall_seconds, initial_weights):
+  def snapshot(self, iteration, rows, wall_seconds, initial_weights, interval=()):
     """The TrainingState after `iteration` steps, for a checkpoint."""
     return TrainingState(
         iteration=iteration, rows=list(rows), wall_seconds=wall_seconds,
         initial_weights=initial_weights,
-        variables={k: v.numpy() for k, v in self._state_variables().items()})
+        variables={k: v.numpy() for k, v in self._state_variables().items()},
+        interval=list(interval))
 
   def check_state(self, state, source='checkpoint'):
     """Raises UserInputError unless `state` has this trainer's variables, names and shapes."""
@@ -253,10 +260,12 @@ class Trainer:
       self._restore(resume)
       rows, iteration, previous_seconds = list(resume.rows), resume.iteration, resume.wall_seconds
       initial = resume.initial_weights
-    stops = _stops(iteration, training_iterations, eval_interval, eval_iterations, capture)
+    stops = _stops(iteration, training_iterations, eval_interval, eval_iterations, capture,
+                   self.max_chunk_iterations)
     evaluations = set(_evaluation_iterations(training_iterations, eval_interval, eval_iterations))
     start = time.perf_counter() - previous_seconds
-    chunks = []  # (steps, mean loss, mean accuracy) of the compiled calls since the last row
+    # (steps, mean loss, mean accuracy) of the compiled calls since the last row
+    chunks = list(resume.interval) if resume is not None else []
     for stop in stops:
       steps = stop - iteration
       loss, accuracy = self._train_steps(tf.constant(batch_order.indices(iteration, steps)),
@@ -265,25 +274,24 @@ class Trainer:
       iteration = stop
       if capture is not None and iteration == capture[0]:
         capture[1](model_state.get_weights(self.model))
-      if iteration not in evaluations:
-        continue
-      row = {'iteration': iteration, 'train_loss': _mean(chunks, 1),
-             'train_accuracy': _mean(chunks, 2)}
-      chunks = []
-      row.update(self.evaluate('validation'))
-      row.update(self.evaluate('test'))
-      rows.append(row)
-      if not np.isfinite(row['train_loss']):
-        error = errors.TrainingDivergedError(
-            f'training loss became {row["train_loss"]} by iteration {iteration}')
-        error.history = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-        raise error
+      if iteration in evaluations:
+        row = {'iteration': iteration, 'train_loss': _mean(chunks, 1),
+               'train_accuracy': _mean(chunks, 2)}
+        chunks = []
+        row.update(self.evaluate('validation'))
+        row.update(self.evaluate('test'))
+        rows.append(row)
+        if not np.isfinite(row['train_loss']):
+          error = errors.TrainingDivergedError(
+              f'training loss became {row["train_loss"]} by iteration {iteration}')
+          error.history = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+          raise error
+        if on_eval is not None:
+          on_eval(row, time.perf_counter() - start)
       elapsed = time.perf_counter() - start
-      if on_eval is not None:
-        on_eval(row, elapsed)
       if checkpoint is not None and iteration < training_iterations and checkpoint.due(
           iteration, elapsed):
-        checkpoint.save(self.snapshot(iteration, rows, elapsed, initial))
+        checkpoint.save(self.snapshot(iteration, rows, elapsed, initial, chunks))
     wall_seconds = time.perf_counter() - start
     steps_run = training_iterations - start_iteration
     return TrainingResult(
@@ -309,9 +317,13 @@ def _evaluation_iterations(training_iterations, eval_interval, extra=()):
   return sorted(points)
 
 
-def _stops(iteration, training_iterations, eval_interval, eval_iterations, capture):
-  """The iterations after `iteration` at which a compiled call ends: evaluations and capture."""
+def _stops(iteration, training_iterations, eval_interval, eval_iterations, capture,
+           max_chunk_iterations):
+  """The iterations after `iteration` at which a compiled call ends: evaluations, the capture,
+  and every multiple of max_chunk_iterations (so a stop request or a checkpoint never waits for
+  a long evaluation interval)."""
   points = set(_evaluation_iterations(training_iterations, eval_interval, eval_iterations))
+  points.update(range(max_chunk_iterations, training_iterations, max_chunk_iterations))
   if capture is not None:
     points.add(capture[0])
   return sorted(p for p in points if p > iteration)

@@ -9,6 +9,7 @@ import pytest
 
 from cifar_conv import constants
 from foundations import batching
+from foundations import checkpointing
 from foundations import model_state
 from foundations import optimizers
 from foundations import pruning
@@ -73,8 +74,24 @@ def test_global_pruning_counts_on_resnet20():
   assert len({round(p) for n, p in per_layer.items() if n in layers}) > 1  # pooled, not per layer
 
 
-def test_training_in_parts_equals_training_in_full():
-  """0 -> 3 then 3 -> 6 (resumed) equals 0 -> 6 with BatchNorm, augmentation, SGD, a milestone."""
+class _CheckpointAt:
+  """A checkpoint that is due at one iteration and keeps what it was given, in a real file."""
+
+  def __init__(self, path, iteration):
+    self.checkpointer = checkpointing.Checkpointer(path)
+    self.iteration = iteration
+
+  def due(self, iteration, elapsed_seconds):
+    del elapsed_seconds
+    return iteration == self.iteration
+
+  def save(self, state):
+    self.checkpointer.save(state)
+
+
+def test_training_in_parts_equals_training_in_full(tmp_path):
+  """0 -> 6 then 6 -> 12 (resumed from a checkpoint between evaluations) equals 0 -> 12, with
+  BatchNorm, augmentation, SGD with weight decay, warmup and a milestone."""
   spec = constants.NETWORKS['resnet20']
   rng = np.random.default_rng(0)
   images = rng.integers(0, 255, (48, 8, 8, 3)).astype(np.uint8)
@@ -82,20 +99,22 @@ def test_training_in_parts_equals_training_in_full():
   model = spec.build((8, 8, 3), 10, channel_statistics=([0.5] * 3, [0.3] * 3))
   t = trainer_lib.Trainer(model, optimizers.create('sgd', 0.1, 0.9), (images, labels),
                           (images[:8], labels[:8]), (images[:8], labels[:8]), jit_compile=False,
-                          schedule=optimizers.Schedule(0.1, (4,), 0.1, 2), weight_decay=1e-4,
+                          schedule=optimizers.Schedule(0.1, (8,), 0.1, 2), weight_decay=1e-4,
                           augment_seed=5)
+  t.max_chunk_iterations = 3  # compiled calls end at 3, 4 (evaluation), 6, 8, 9, 12
   initial = model_state.sample_initial_weights(model, seed=0)
   masks = {n: np.ones(s, np.float32) for n, s in model_state.expected_mask_shapes(model).items()}
   order = batching.BatchOrder(48, 16, seed=2)
-  full = t.train(initial, masks, 6, order, eval_interval=3)
-  part = t.train(initial, masks, 3, order, eval_interval=3)
-  state = t.snapshot(3, part.history.to_dict('records'), part.wall_seconds, part.initial_weights)
-  resumed = t.train(initial, masks, 6, order, eval_interval=3, resume=state)
-  assert any(not np.array_equal(full.final_weights[k], part.final_weights[k])
-             for k in full.final_weights)
+  full = t.train(initial, masks, 12, order, eval_interval=4)
+  checkpoint = _CheckpointAt(str(tmp_path / 'checkpoint.npz'), 6)
+  t.train(initial, masks, 12, order, eval_interval=4, checkpoint=checkpoint)
+  state = checkpoint.checkpointer.load()
+  assert state.iteration == 6 and len(state.rows) == 1 and len(state.interval) == 1
+  resumed = t.train(initial, masks, 12, order, eval_interval=4, resume=state)
   for key, value in full.final_weights.items():
     np.testing.assert_array_equal(resumed.final_weights[key], value, err_msg=key)
   pd.testing.assert_frame_equal(resumed.history, full.history, check_exact=True)
+  assert list(full.history['iteration']) == [4, 8, 12]
 
 
 def _flags(cifar_dataset, output_dir, iterations=60):
