@@ -4,9 +4,9 @@ tensorflow-model-optimization, recorded as a normal run beside winning tickets.
 For each --percent_remaining P the network is trained once, from the trial's θ0 and in the
 trial's minibatch order, with the paper's optimizer, batch size and iteration budget, while
 tfmot's `prune_low_magnitude` removes weights on a PolynomialDecay schedule (cubic, from 0 to
-each layer's final sparsity). Each layer ends at the sparsity a winning ticket of P% has there
-(the per-layer rates of one-shot pruning, pruning.one_shot_rates), so the two compare at equal
-sparsity layer by layer. Pruning starts at iteration 0 and is updated every 100 iterations until
+each layer's final sparsity). Each layer ends with the weights a winning ticket of P% keeps
+there (exactly, for sizes on the iterative-pruning ladder; else one-shot pruning's per-layer
+shares), so the two compare at equal sparsity layer by layer. Pruning starts at iteration 0 and is updated every 100 iterations until
 3/4 of the budget (fewer and earlier in very short runs); the last quarter trains the final mask.
 Validation and test are evaluated every --eval_interval iterations, as for every run.
 
@@ -28,6 +28,7 @@ from foundations import errors
 from foundations import interrupts
 from foundations import optimizers
 from foundations import paths
+from foundations import pruning
 from foundations import tfmot_models
 from foundations import trainer as trainer_lib
 from lottery_ticket import progress
@@ -48,11 +49,22 @@ def schedule_steps(training_iterations):
   return 0, max(frequency, span // frequency * frequency), frequency
 
 
-def layer_sparsities(experiment, percent_remaining):
-  """{layer: final sparsity} of a winning ticket of `percent_remaining` (per-layer counts)."""
-  dense = experiment.full_masks()
-  zeros = {f'{name}/kernel': np.zeros_like(mask) for name, mask in dense.items()}
-  masks = experiment.one_shot_pruner(percent_remaining)(dense, zeros)
+def layer_sparsities(experiment, percent_remaining, max_rounds=100):
+  """{layer: final sparsity} of a winning ticket of `percent_remaining`.
+
+  If iterative pruning reaches that size (to 0.1%, the report's precision) after some number of
+  rounds, the ticket's exact per-layer counts (pruning counts do not depend on the weights);
+  otherwise the per-layer shares of one-shot pruning to that size (pruning.one_shot_rates).
+  """
+  masks = experiment.full_masks()
+  zeros = {f'{name}/kernel': np.zeros_like(mask) for name, mask in masks.items()}
+  for _ in range(max_rounds):
+    overall = pruning.percent_remaining(masks)[1]
+    if round(overall, 1) == round(percent_remaining, 1) or overall < percent_remaining:
+      break
+    masks = experiment.prune(masks, zeros)
+  if round(pruning.percent_remaining(masks)[1], 1) != round(percent_remaining, 1):
+    masks = experiment.one_shot_pruner(percent_remaining)(experiment.full_masks(), zeros)
   return {name: 1.0 - float(mask.sum()) / mask.size for name, mask in masks.items()}
 
 
