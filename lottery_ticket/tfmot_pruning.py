@@ -6,8 +6,9 @@ trial's minibatch order, with the paper's optimizer, batch size and iteration bu
 tfmot's `prune_low_magnitude` removes weights on a PolynomialDecay schedule (cubic, from 0 to
 each layer's final sparsity). Each layer ends with the weights a winning ticket of P% keeps
 there (exactly, for sizes on the iterative-pruning ladder; else one-shot pruning's per-layer
-shares), so the two compare at equal sparsity layer by layer. Pruning starts at iteration 0 and is updated every 100 iterations until
-3/4 of the budget (fewer and earlier in very short runs); the last quarter trains the final mask.
+shares), so the two compare at equal sparsity layer by layer. Pruning starts at iteration 0
+and the masks are updated every 100 iterations until 3/4 of the budget (more often and earlier
+in very short runs); the last quarter trains the final mask.
 Validation and test are evaluated every --eval_interval iterations, as for every run.
 
 The run directory, {output_dir}/trial{N}/tfmot_pruning/remaining{P}/, holds the usual files;
