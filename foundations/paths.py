@@ -1,7 +1,8 @@
 """Where a run's files live, and the partial-directory-then-rename way of finishing a run.
 
 Layout: {output_dir}/trial{N}/level{L}/{experiment}/ for level-based runs,
-{output_dir}/trial{N}/train/ for single training runs and
+{output_dir}/trial{N}/train/ for single training runs,
+{output_dir}/trial{N}/{one_shot,tfmot_pruning}/remaining{P}/ for runs pruned to P% and
 {output_dir}/trial{N}/instability/{masks}/spawn{k}/ for instability analyses. Each run directory holds the files
 named below. A run is written into a hidden '.{name}.partial' sibling and renamed into place
 when complete, so a run directory exists only if the whole run finished.
@@ -25,6 +26,11 @@ def trial_dir(output_dir, trial):
 
 def run_dir(output_dir, trial, level, experiment):
   return os.path.join(trial_dir(output_dir, trial), f'level{level}', experiment)
+
+
+def remaining_dir(output_dir, trial, experiment, percent_remaining):
+  """{output_dir}/trial{N}/{experiment}/remaining{P}/: a run pruned to P% (one-shot, tfmot)."""
+  return os.path.join(trial_dir(output_dir, trial), experiment, f'remaining{percent_remaining:g}')
 
 
 def instability_dir(output_dir, trial, mask_name, spawn_iteration):

@@ -87,6 +87,12 @@ def save_text(path, text):
       f.write(text)
 
 
+def save_bytes(path, data):
+  with atomic_path(path) as tmp_path:
+    with open(tmp_path, 'wb') as f:
+      f.write(data)
+
+
 def save_csv(path, dataframe):
   with atomic_path(path) as tmp_path:
     dataframe.to_csv(tmp_path, index=False)

@@ -13,7 +13,8 @@ from foundations import save_restore
 
 OPTIMIZERS = ('adam', 'sgd')  # foundations.optimizers (kept here: checking needs no TensorFlow)
 PRUNING = ('layerwise', 'global')
-EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune', 'instability')
+EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune', 'instability',
+               'tfmot_pruning')
 CONTROLS = ('none', 'random_prune')  # instability: analyse the masks themselves or a random mask
 REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs')
 # Every random choice has its own stream, so e.g. changing the data order leaves θ0 unchanged.
@@ -38,7 +39,7 @@ class ExperimentConfig:
   trial: int = 1
   seed: int = 0
   levels: int = 0  # lottery: prune rounds after the dense level 0
-  percent_remaining: Tuple[float, ...] = ()  # one_shot targets
+  percent_remaining: Tuple[float, ...] = ()  # one_shot and tfmot_pruning targets
   control_levels: Tuple[int, ...] = ()  # reinit / random_prune: lottery levels to control
   reinit_mode: str = 'glorot'
   masks: Optional[str] = None  # train
@@ -81,8 +82,8 @@ class ExperimentConfig:
         (self.levels >= 0, 'levels', 'an integer >= 0'),
         (all(0 < p <= 100 for p in self.percent_remaining), 'percent_remaining',
          'values in (0, 100]'),
-        (self.percent_remaining or self.experiment != 'one_shot', 'percent_remaining',
-         'at least one value in (0, 100]'),
+        (self.percent_remaining or self.experiment not in ('one_shot', 'tfmot_pruning'),
+         'percent_remaining', 'at least one value in (0, 100]'),
         (all(level >= 0 for level in self.control_levels), 'level', 'integers >= 0'),
         (self.control_levels or self.experiment not in ('reinit', 'random_prune'), 'level',
          'at least one lottery level'),
@@ -107,12 +108,32 @@ class ExperimentConfig:
         (self.interpolation_points >= 2, 'interpolation_points', 'an integer >= 2'),
         (self.control in CONTROLS, 'control', f'one of {CONTROLS}'),
     ]
+    if self.experiment == 'tfmot_pruning':
+      checks += self._tfmot_checks()
     for ok, flag, expected in checks:
       if not ok:
         value = getattr(self, _FIELD_OF_FLAG.get(flag, flag))
         raise errors.UserInputError(f'--{flag}={_flag_text(value)}: expected {expected}')
     check_writable(self.output_dir)
     check_settings(self)
+
+
+  def _tfmot_checks(self):
+    """What tfmot_pruning's model.fit cannot do: (ok, flag, expected) like validate's checks."""
+    unsupported = 'the default: tfmot_pruning trains with a constant learning rate'
+    return [
+        (self.training_iterations >= 2, 'training_iterations', 'an integer >= 2'),
+        (self.training_iterations % self.eval_interval == 0, 'eval_interval',
+         f'a divisor of --training_iterations={self.training_iterations}'),
+        (self.pruning == 'layerwise', 'pruning', 'layerwise: tfmot prunes each layer to a '
+         'ticket\'s sparsity there'),
+        (not self.lr_milestones, 'lr_milestones', unsupported),
+        (not self.warmup_iterations, 'warmup_iterations', unsupported),
+        (not self.weight_decay, 'weight_decay', 'the default 0 with tfmot_pruning'),
+        (not self.augment, 'augment', 'false with tfmot_pruning'),
+        (not self.rewind_iteration, 'rewind_iteration', '0: tfmot_pruning trains from θ0'),
+        (not self.mixed_precision, 'mixed_precision', 'false with tfmot_pruning'),
+    ]
 
 
 _FIELD_OF_FLAG = {'level': 'control_levels'}

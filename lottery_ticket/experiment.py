@@ -167,6 +167,21 @@ class Experiment:
       self._lock.release()
       self._lock = None
 
+  def run_details(self, start_iteration=0, **details):
+    """`details` plus the settings every run's summary.json records."""
+    config = self.config
+    return dict(
+        details, network=self.spec.name, dataset=config.dataset,
+        dataset_source=self.dataset.source, trial=config.trial, seed=config.seed,
+        training_iterations=config.training_iterations, batch_size=config.batch_size,
+        learning_rate=config.learning_rate, eval_interval=config.eval_interval,
+        dropout=config.dropout, optimizer=config.optimizer, momentum=config.momentum,
+        weight_decay=config.weight_decay, lr_milestones=list(config.lr_milestones),
+        lr_gamma=config.lr_gamma, warmup_iterations=config.warmup_iterations,
+        augment=config.augment, pruning=config.pruning, start_iteration=start_iteration,
+        rewind_iteration=config.rewind_iteration, mixed_precision=config.mixed_precision,
+        report_iterations=list(config.report_iterations))
+
   @interrupts.deferred()
   def train(self, final_dir, masks, initial_weights, label, start_iteration=0, capture=None,
             batch_order=None, augment_seed=None, **details):
@@ -201,17 +216,7 @@ class Experiment:
       tensorboard(row, elapsed_seconds)
       report(row, elapsed_seconds)
 
-    details = dict(
-        details, network=self.spec.name, dataset=config.dataset,
-        dataset_source=self.dataset.source, trial=config.trial, seed=config.seed,
-        training_iterations=config.training_iterations, batch_size=config.batch_size,
-        learning_rate=config.learning_rate, eval_interval=config.eval_interval,
-        dropout=config.dropout, optimizer=config.optimizer, momentum=config.momentum,
-        weight_decay=config.weight_decay, lr_milestones=list(config.lr_milestones),
-        lr_gamma=config.lr_gamma, warmup_iterations=config.warmup_iterations,
-        augment=config.augment, pruning=config.pruning, start_iteration=start_iteration,
-        rewind_iteration=config.rewind_iteration, mixed_precision=config.mixed_precision,
-        report_iterations=list(config.report_iterations))
+    details = self.run_details(start_iteration, **details)
     try:
       result = self.trainer.train(
           initial_weights, masks, config.training_iterations,
@@ -233,10 +238,6 @@ class Experiment:
     summary = recording.summarize(result, masks, details)
     recording.write_run(partial, result, masks, summary)
     paths.commit(partial, final_dir)
-    print(f'[{label}] done: {summary["percent_remaining"]:.1f}% remaining, early stop at '
-          f'{summary["early_stop_iteration"]}, test accuracy there '
-          f'{100 * summary["test_accuracy_at_early_stop"]:.2f}%, final '
-          f'{100 * summary["final_test_accuracy"]:.2f}%, {summary["wall_seconds"]:.0f} s',
-          flush=True)
+    progress.print_done(label, summary)
     interrupts.raise_if_requested(f'[{label}] interrupted by {{signal}} as it finished; run saved')
     return summary, result

@@ -27,3 +27,12 @@ class Progress:
           f'{steps_per_second:.0f} steps/s ETA {datetime.timedelta(seconds=round(eta))} '
           f'validation {100 * row["validation_accuracy"]:.2f}% '
           f'test {100 * row["test_accuracy"]:.2f}%', file=self.stream, flush=True)
+
+
+def print_done(label, summary):
+  """The line that ends a run: sparsity, early stop, accuracy there and at the end, time."""
+  print(f'[{label}] done: {summary["percent_remaining"]:.1f}% remaining, early stop at '
+        f'{summary["early_stop_iteration"]}, test accuracy there '
+        f'{100 * summary["test_accuracy_at_early_stop"]:.2f}%, final '
+        f'{100 * summary["final_test_accuracy"]:.2f}%, {summary["wall_seconds"]:.0f} s',
+        flush=True)

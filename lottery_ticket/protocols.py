@@ -107,8 +107,7 @@ def one_shot(experiment):
   final = _dense_run(experiment, original)
   start_weights, start = rewinding.start_point(experiment, original)
   for percent, pruner in pruners.items():
-    final_dir = os.path.join(paths.trial_dir(config.output_dir, config.trial), 'one_shot',
-                             f'remaining{percent:g}')
+    final_dir = paths.remaining_dir(config.output_dir, config.trial, 'one_shot', percent)
     if completed(final_dir) is None:
       experiment.train(final_dir, pruner(experiment.full_masks(), final), start_weights,
                        f'trial{config.trial} one-shot {percent:g}%', start_iteration=start,

@@ -75,7 +75,7 @@ def define_flags(experiment, networks, default_dataset):
                        'Iterations between mid-run checkpoints (0: about every 5 minutes).')
   if experiment == 'lottery':
     flags.DEFINE_integer('levels', 20, 'Prune rounds after the dense level 0.')
-  if experiment == 'one_shot':
+  if experiment in ('one_shot', 'tfmot_pruning'):
     flags.DEFINE_list('percent_remaining', ['51.3', '21.1', '7.0', '3.6'],
                       'Percent of weights to keep, each in (0, 100]; comma-separated.')
   if experiment in ('reinit', 'random_prune'):
@@ -120,7 +120,10 @@ def config_from_flags(experiment, networks):
   optional = {}
   if experiment == 'lottery':
     optional['levels'] = FLAGS.levels
-  if experiment == 'one_shot':
+  if experiment == 'tfmot_pruning' and spec.normalize_inputs:
+    raise errors.UserInputError(
+        f'--network={spec.name}: tfmot_pruning trains LeNet-300-100 and Conv-2/4/6 only')
+  if experiment in ('one_shot', 'tfmot_pruning'):
     optional['percent_remaining'] = _numbers('percent_remaining', FLAGS.percent_remaining, float)
   if experiment in ('reinit', 'random_prune', 'instability'):
     optional['control_levels'] = _numbers('level', FLAGS.level, int)
@@ -177,7 +180,9 @@ def _run(experiment, config, spec, dataset):
   from lottery_ticket import experiment as experiment_lib
   from lottery_ticket import instability
   from lottery_ticket import protocols
-  protocol = dict(protocols.PROTOCOLS, instability=instability.instability)[experiment]
+  from lottery_ticket import tfmot_pruning
+  protocol = dict(protocols.PROTOCOLS, instability=instability.instability,
+                  tfmot_pruning=tfmot_pruning.tfmot_pruning)[experiment]
   built = experiment_lib.Experiment(config, spec, dataset)
   try:
     protocol(built)

@@ -35,6 +35,16 @@ def small_run_flags(dataset_path, output_dir, iterations=60):
 
 
 @pytest.fixture(scope='session')
+def lenet_ticket(idx_dataset, tmp_path_factory):
+  """An experiment directory with lottery levels 0-3 of LeNet (level 3: 51.3% remaining)."""
+  out = str(tmp_path_factory.mktemp('lenet_ticket'))
+  process = run_module('mnist_fc.runners.lottery_experiment', '--levels=3',
+                       *small_run_flags(idx_dataset, out))
+  assert process.returncode == 0, process.stderr[-3000:]
+  return out
+
+
+@pytest.fixture(scope='session')
 def cifar_dataset(tmp_path_factory):
   return make_cifar_dataset(str(tmp_path_factory.mktemp('cifar')))
 

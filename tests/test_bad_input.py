@@ -27,12 +27,15 @@ from tests import test_analysis_report
 MNIST = 'mnist_fc.runners'
 CONV = 'cifar_conv.runners'
 REPORT = 'lottery_ticket.analysis.report'
+EXPORT = 'lottery_ticket.export'
 DEFAULT_FLAGS = {  # before each case's own flags; absl keeps the last value of a flag
     MNIST: ['--dataset_path={idx}', '--output_dir={out}', '--validation_size=100',
             '--training_iterations=20', '--eval_interval=10', '--batch_size=20'],
     CONV: ['--dataset_path={cifar}', '--output_dir={out}', '--validation_size=40',
            '--training_iterations=2', '--eval_interval=1', '--batch_size=10'],
     REPORT: ['--experiment_dir={experiment}', '--output_dir={out}'],
+    EXPORT: ['--run_dir={tmp}/exp/trial1/level1/lottery', '--output_dir={out}',
+             '--latency_runs=5'],
 }
 GARBAGE = b'PK\x03\x04 this is not what the file should hold \x00\xff' * 4
 LENET_SHAPES = {'hidden1': (784, 300), 'hidden2': (300, 100), 'output': (100, 10)}
@@ -120,6 +123,20 @@ def _one_run_experiment(directory):
 def _experiment_with(change):
   """Setup: a one-run experiment in {tmp}/experiment, then `change(run directory)`."""
   return lambda d: change(_one_run_experiment(os.path.join(d['tmp'], 'experiment')))
+
+
+def _exported_run(masks=None, **summary):
+  """Setup: a finished-looking LeNet run in {tmp}/exp/trial1/level1/lottery (summary changed)."""
+  def setup(d):
+    experiment = f'{d["tmp"]}/exp'
+    _record_default_settings(dict(d, out=experiment))
+    run = f'{experiment}/trial1/level1/lottery'
+    save_restore.save_arrays(f'{run}/masks.npz', masks or _masks())
+    save_restore.save_arrays(f'{run}/final.npz', _weights())
+    save_restore.save_json(f'{run}/summary.json', dict(
+        dict(status='complete', network='lenet300_100', dataset='mnist', trial=1,
+             dataset_source=d['idx']), **summary))
+  return setup
 
 
 CHECKPOINT = '{out}/trial1/level0/.lottery.partial/checkpoint.npz'
@@ -350,6 +367,37 @@ CASES = [
     _case('instability_masks_garbled', f'{MNIST}.instability', ['--masks={tmp}/masks.npz'],
           '{tmp}/masks.npz: not a readable .npz',
           lambda d: _write(f'{d["tmp"]}/masks.npz', GARBAGE)),
+    # Exporting a run, and the tfmot baseline.
+    _case('export_run_dir_missing', EXPORT, ['--run_dir={tmp}/nowhere'],
+          '--run_dir={tmp}/nowhere: no such directory'),
+    _case('export_run_in_progress', EXPORT, ['--run_dir={tmp}/exp/trial1/level0/.lottery.partial'],
+          '--run_dir={tmp}/exp/trial1/level0/.lottery.partial: incomplete',
+          lambda d: os.makedirs(f'{d["tmp"]}/exp/trial1/level0/.lottery.partial')),
+    _case('export_diverged', EXPORT, [], '--run_dir={tmp}/exp/trial1/level1/lottery: the run '
+          'diverged (loss nan)', _exported_run(status='diverged', error='loss nan')),
+    _case('export_foreign_network', EXPORT, [], "names network 'alexnet'",
+          _exported_run(network='alexnet')),
+    _case('export_deep_network', EXPORT, [], 'resnet20 cannot be exported yet',
+          _exported_run(network='resnet20')),
+    _case('export_no_final_weights', EXPORT, [], 'incomplete (no final.npz)',
+          lambda d: (_exported_run()(d), os.remove(f'{d["tmp"]}/exp/trial1/level1/lottery/'
+                                                   'final.npz'))),
+    _case('export_without_settings', EXPORT, [], 'no experiment.json in the directories above',
+          lambda d: (_exported_run()(d), os.remove(f'{d["tmp"]}/exp/experiment.json'))),
+    _case('export_output_dir_not_empty', EXPORT, ['--output_dir={tmp}/exp'],
+          '--output_dir={tmp}/exp: not empty and not an earlier export', _exported_run()),
+    _case('export_latency_runs_zero', EXPORT, ['--latency_runs=0'], '--latency_runs=0'),
+    _case('export_masks_wrong_shape', EXPORT, [],
+          '{tmp}/exp/trial1/level1/lottery/masks.npz: hidden2 has shape (300, 99)',
+          _exported_run(masks=_masks(hidden2=np.ones((300, 99)))), network=True),
+    _case('tfmot_percent_remaining_zero', f'{MNIST}.tfmot_pruning', ['--percent_remaining=0'],
+          '--percent_remaining=0'),
+    _case('tfmot_eval_interval_not_a_divisor', f'{MNIST}.tfmot_pruning', ['--eval_interval=15'],
+          '--eval_interval=15: expected a divisor of --training_iterations=20'),
+    _case('tfmot_global_pruning', f'{MNIST}.tfmot_pruning', ['--pruning=global'],
+          '--pruning=global: expected layerwise'),
+    _case('tfmot_deep_network', f'{CONV}.tfmot_pruning', ['--network=resnet20'],
+          '--network=resnet20: tfmot_pruning trains LeNet-300-100 and Conv-2/4/6 only'),
 ]
 
 
@@ -381,7 +429,7 @@ def outcomes(idx_dataset, cifar_dataset, tmp_path_factory):
              experiment=experiment)
     if case.setup:
       case.setup(d)
-    defaults = DEFAULT_FLAGS[REPORT if case.module == REPORT else case.module.rpartition('.')[0]]
+    defaults = DEFAULT_FLAGS.get(case.module) or DEFAULT_FLAGS[case.module.rpartition('.')[0]]
     flags = [flag.format(**d) for flag in defaults + case.flags]
     prepared[case.name] = (flags, d, _snapshot(tmp))
 
@@ -418,4 +466,4 @@ def test_the_table_covers_every_entry_point():
     runners = {f'{package}.{name[:-3]}' for name in names
                if name.endswith('.py') and not name.startswith('_')}
     assert runners and runners <= modules, runners - modules
-  assert REPORT in modules and len(CASES) >= 30
+  assert {REPORT, EXPORT} <= modules and len(CASES) >= 30

@@ -7,6 +7,7 @@ import re
 from tests import conftest
 
 PACKAGES = ('foundations', 'lottery_ticket', 'mnist_fc', 'cifar_conv', 'benchmarks', 'tests')
+ENTRY_POINTS = ('lottery_ticket/export.py',)  # library modules that also have a py_binary
 
 
 def _build_text():
@@ -40,4 +41,7 @@ def test_runners_and_tests_have_targets():
                                                               'test_*.py')))
   binaries = glob.glob(os.path.join(conftest.REPO_ROOT, '*', 'runners', '[!_]*.py'))
   binaries += glob.glob(os.path.join(conftest.REPO_ROOT, 'benchmarks', '[!_]*.py'))
+  binaries += [os.path.join(conftest.REPO_ROOT, path) for path in ENTRY_POINTS]
+  for path in ENTRY_POINTS:
+    assert f'main = "{path}"' in text
   assert text.count('py_binary(') == len(binaries)

@@ -25,8 +25,8 @@ NETWORK_NAMES = {'lenet300_100': 'LeNet-300-100', 'conv2': 'Conv-2', 'conv4': 'C
 DATASET_NAMES = {'mnist': 'MNIST', 'fashion_mnist': 'Fashion-MNIST', 'cifar10': 'CIFAR-10'}
 KIND_COLORS = {'lottery': 'tab:blue', 'one_shot': 'tab:green', 'reinit': 'tab:orange',
                'reinit_sample_original': 'tab:red', 'reinit_sample_original_signs': 'tab:purple',
-               'random_prune': 'tab:brown', 'train': 'tab:gray'}
-FIGURE1_KINDS = ('lottery',) + summary_lib.CONTROL_KINDS
+               'random_prune': 'tab:brown', 'train': 'tab:gray', 'tfmot_pruning': 'tab:olive'}
+FIGURE1_KINDS = ('lottery',) + summary_lib.CONTROL_KINDS + summary_lib.BASELINE_KINDS
 FIGURE4_KINDS = ('lottery', 'one_shot', 'reinit', 'reinit_sample_original',
                  'reinit_sample_original_signs')
 _AXIS_LABELS = {'early_stop_iteration': 'early-stop iteration',
@@ -56,7 +56,8 @@ def save(figure, path):
 
 def _style(kind):
   return dict(color=KIND_COLORS.get(kind, 'black'),
-              linestyle='--' if kind in summary_lib.CONTROL_KINDS else '-')
+              linestyle='--' if kind in summary_lib.CONTROL_KINDS else
+              ':' if kind in summary_lib.BASELINE_KINDS else '-')
 
 
 def percent_axis(axes, percents):
@@ -149,7 +150,7 @@ def figure_report_iterations(table, path, title, iterations):
 
 def _curve_panels(df):
   """Kinds to draw over training: winning tickets first, then each control present."""
-  kinds = [k for k in ('lottery',) + summary_lib.CONTROL_KINDS if k in set(df['kind'])]
+  kinds = [k for k in FIGURE1_KINDS if k in set(df['kind'])]
   return kinds or summary_lib.kind_order(df['kind'])[:1]
 
 

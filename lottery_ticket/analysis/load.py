@@ -1,10 +1,11 @@
 """Reading an experiment directory into one table: a row per run and evaluation iteration.
 
-The runners write {experiment_dir}/trial{N}/level{L}/{kind}/, .../trial{N}/one_shot/remaining{P}/
-and .../trial{N}/train/, each with summary.json (written last) and metrics.csv. Hidden
-'.NAME.partial' directories are runs in progress; they, runs whose files cannot be read and
-runs whose summary has a status other than 'complete' (e.g. 'diverged') are skipped and listed
-in `df.attrs['skipped']` as (path, reason) pairs.
+The runners write {experiment_dir}/trial{N}/level{L}/{kind}/,
+.../trial{N}/{one_shot,tfmot_pruning}/remaining{P}/ and .../trial{N}/train/, each with
+summary.json (written last) and metrics.csv. Hidden '.NAME.partial' directories are runs in
+progress; they, runs whose files cannot be read and runs whose summary has a status other than
+'complete' (e.g. 'diverged') are skipped and listed in `df.attrs['skipped']` as (path, reason)
+pairs.
 """
 
 import json
@@ -21,6 +22,7 @@ METRIC_COLUMNS = ('train_loss', 'train_accuracy', 'validation_loss', 'validation
 RUN_COLUMNS = ('run', 'trial', 'level', 'kind', 'percent_remaining')
 COLUMNS = RUN_COLUMNS + ('iteration',) + METRIC_COLUMNS
 IN_PROGRESS = 'in progress'
+PERCENT_GROUPS = ('one_shot', 'tfmot_pruning')  # trial{N}/{group}/remaining{P}/
 _TRIAL = re.compile(r'trial(\d+)$')
 _PARTIAL = re.compile(r'\.(.+)\.partial$')
 
@@ -47,7 +49,7 @@ def find_run_dirs(experiment_dir):
     candidates = []
     for group in _children(trial_dir):
       name = os.path.basename(group)
-      if name.startswith('level') or name == 'one_shot':
+      if name.startswith('level') or name in PERCENT_GROUPS:
         candidates.extend(_children(group))
       elif name in ('train', '.train.partial'):
         candidates.append(group)
@@ -57,7 +59,8 @@ def find_run_dirs(experiment_dir):
 
 
 def run_kind(summary):
-  """'lottery', 'reinit', 'reinit_sample_original', 'random_prune', 'one_shot' or 'train'."""
+  """'lottery', 'reinit', 'reinit_sample_original', 'random_prune', 'one_shot',
+  'tfmot_pruning' or 'train'."""
   kind = summary['experiment']
   mode = summary.get('reinit_mode')
   if kind == 'reinit' and mode and mode != 'glorot':

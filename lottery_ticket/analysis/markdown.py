@@ -9,7 +9,7 @@ from lottery_ticket.analysis import verdicts
 
 FIGURES = (
     ('figure1.png', 'Figure 1: early-stop iteration and test accuracy at early stop vs percent '
-                    'remaining; winning tickets solid, random controls dashed'),
+                    'remaining; winning tickets solid, random controls dashed, tfmot dotted'),
     ('figure3.png', 'Figure 3: test accuracy during training at selected percents remaining'),
     ('figure4.png', 'Figure 4: iterative vs one-shot pruning vs random reinitialisation'),
 )

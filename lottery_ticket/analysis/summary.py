@@ -19,10 +19,12 @@ KIND_LABELS = {
     'reinit_sample_original': 'random reinit (original distribution)',
     'reinit_sample_original_signs': 'random reinit (original signs)',
     'random_prune': 'random pruning',
+    'tfmot_pruning': 'tfmot gradual magnitude pruning',
     'train': 'single training run',
 }
 CONTROL_KINDS = ('reinit', 'reinit_sample_original', 'reinit_sample_original_signs',
                  'random_prune')
+BASELINE_KINDS = ('tfmot_pruning',)  # other ways to a sparse network, trained from θ0
 RUN_STATISTICS = ('early_stop_iteration', 'test_accuracy_at_early_stop', 'final_test_accuracy')
 PERCENT_DECIMALS = 1
 

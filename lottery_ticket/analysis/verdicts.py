@@ -11,7 +11,7 @@ import pandas as pd
 from lottery_ticket.analysis import summary as summary_lib
 
 DEFAULT_TOLERANCE_POINTS = 0.2
-COMPARED_KINDS = ('one_shot',) + summary_lib.CONTROL_KINDS
+COMPARED_KINDS = ('one_shot',) + summary_lib.CONTROL_KINDS + summary_lib.BASELINE_KINDS
 _EPSILON = 1e-9  # accuracies are float32 fractions: do not let rounding decide a verdict
 
 
@@ -60,7 +60,8 @@ def smallest_winning_ticket(comparison):
 
 
 def control_comparison(table):
-  """Winning tickets minus each control (and one-shot pruning) at equal percent remaining.
+  """Winning tickets minus each control (and one-shot and tfmot pruning) at equal percent
+  remaining.
 
   Args:
     table: a summary.summarize table.
