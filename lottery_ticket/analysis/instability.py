@@ -77,6 +77,12 @@ def _label(control, percent):
   return f'{percent:g}%' + (' (random pruning)' if control == 'random_prune' else '')
 
 
+def _by_mask(table):
+  """Groups of rows per (control, percent remaining): lottery masks first, densest first."""
+  groups = table.groupby(['control', 'percent_remaining'])
+  return sorted(groups, key=lambda group: (group[0][0] != 'none', -group[0][1]))
+
+
 def path_figure(curves, path, title):
   """Test error along the path, a panel per k, a line per mask (mean over trials)."""
   spawns = sorted(set(curves['spawn_iteration']))
@@ -85,7 +91,7 @@ def path_figure(curves, path, title):
   colors = dict(zip(percents, figures.series_colors(len(percents))))
   for axes_, spawn in zip(axes, spawns):
     part = curves[curves['spawn_iteration'] == spawn]
-    for (control, percent), rows in part.groupby(['control', 'percent_remaining']):
+    for (control, percent), rows in _by_mask(part):
       mean = rows.groupby('alpha')['test_error'].mean()
       axes_.plot(mean.index, mean.to_numpy() * 100, color=colors[percent],
                  linestyle='--' if control == 'random_prune' else '-', marker='.',
@@ -106,13 +112,16 @@ def instability_figure(table, path, title):
   axes_ = axes[0]
   percents = sorted(set(table['percent_remaining']), reverse=True)
   colors = dict(zip(percents, figures.series_colors(len(percents))))
-  for (control, percent), rows in table.groupby(['control', 'percent_remaining']):
+  for (control, percent), rows in _by_mask(table):
     axes_.plot(rows['spawn_iteration'], rows['instability_test_points'], marker='o',
                color=colors[percent], linestyle='--' if control == 'random_prune' else '-',
                label=_label(control, percent))
   axes_.axhline(table['threshold_points'].max(), color='gray', linewidth=0.8, linestyle=':')
   axes_.set_xscale('symlog', linthresh=max(1, min([k for k in table['spawn_iteration'] if k > 0],
                                                   default=1)))
+  spawns = sorted(set(table['spawn_iteration']))
+  axes_.set_xticks(spawns, [f'{k:,}' for k in spawns])
+  axes_.set_xticks([], minor=True)
   axes_.set_xlabel('spawn iteration k')
   axes_.set_ylabel('instability (test error, points)')
   axes_.grid(True, alpha=0.3)
