@@ -10,6 +10,7 @@ import numpy as np
 
 from foundations import errors
 from foundations import save_restore
+from lottery_ticket import network as network_lib
 
 OPTIMIZERS = ('adam', 'sgd')  # foundations.optimizers (kept here: checking needs no TensorFlow)
 PRUNING = ('layerwise', 'global')
@@ -22,19 +23,16 @@ SEED_PURPOSES = ('init', 'data_order', 'validation_split', 'dropout', 'reinit', 
                  'augment', 'copy_data_order', 'copy_augment')
 
 
-@dataclasses.dataclass(frozen=True)
-class ExperimentConfig:
-  """Settings of one experiment; hyperparameter fields are already resolved from defaults."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ExperimentConfig(network_lib.Hyperparameters):
+  """Settings of one experiment: the training settings (network_lib.Hyperparameters, already
+  resolved from the network's defaults and the flags) and everything else a runner takes."""
   experiment: str
   network: str
   dataset: str
   output_dir: str
-  training_iterations: int
-  batch_size: int
-  learning_rate: float
   dataset_path: Optional[str] = None
   dropout: bool = False
-  eval_interval: int = 100
   validation_size: int = 5000
   trial: int = 1
   seed: int = 0
@@ -47,16 +45,8 @@ class ExperimentConfig:
   jit_compile: Optional[bool] = True  # None: decided by the device (Experiment)
   progress_seconds: float = 15.0
   checkpoint_interval: int = 0  # iterations between checkpoints; 0: every ~5 minutes of work
-  optimizer: str = 'adam'
-  momentum: float = 0.0
-  weight_decay: float = 0.0
-  lr_milestones: Tuple[int, ...] = ()
-  lr_gamma: float = 0.1
-  warmup_iterations: int = 0
-  augment: bool = False
   pruning: str = 'layerwise'
   rewind_iteration: int = 0  # levels >= 1 (and controls) reset survivors to the dense run's θk
-  report_iterations: Tuple[int, ...] = ()
   mixed_precision: bool = False
   spawn_iterations: Tuple[int, ...] = (0,)  # instability: iterations k the copies start from
   interpolation_points: int = 30  # instability: evenly spaced α in [0, 1]
