@@ -231,7 +231,7 @@ class Trainer:
       resume: optional TrainingState of this run to continue from (same arguments otherwise);
         the result equals that of an uninterrupted run bit for bit.
       checkpoint: optional object with due(iteration, seconds elapsed) -> bool and
-        save(TrainingState), consulted after every evaluation before the last.
+        save(TrainingState), consulted after every compiled call before the last.
       start_iteration: the global iteration `initial_weights` belong to (rewinding): data order,
         augmentation and learning-rate schedule continue from there; the optimizer state
         starts at zero all the same.
@@ -260,9 +260,9 @@ class Trainer:
       self._restore(resume)
       rows, iteration, previous_seconds = list(resume.rows), resume.iteration, resume.wall_seconds
       initial = resume.initial_weights
-    stops = _stops(iteration, training_iterations, eval_interval, eval_iterations, capture,
+    evaluations = _evaluation_iterations(training_iterations, eval_interval, eval_iterations)
+    stops = _stops(iteration, training_iterations, evaluations, capture,
                    self.max_chunk_iterations)
-    evaluations = set(_evaluation_iterations(training_iterations, eval_interval, eval_iterations))
     start = time.perf_counter() - previous_seconds
     # (steps, mean loss, mean accuracy) of the compiled calls since the last row
     chunks = list(resume.interval) if resume is not None else []
@@ -310,19 +310,18 @@ def _mean(chunks, column):
 
 
 def _evaluation_iterations(training_iterations, eval_interval, extra=()):
-  """Every multiple of eval_interval up to training_iterations, the extras, and the end."""
+  """{every multiple of eval_interval up to training_iterations, the extras, and the end}."""
   points = set(range(eval_interval, training_iterations + 1, eval_interval))
   points.update(i for i in extra if 0 < i <= training_iterations)
   points.add(training_iterations)
-  return sorted(points)
+  return points
 
 
-def _stops(iteration, training_iterations, eval_interval, eval_iterations, capture,
-           max_chunk_iterations):
-  """The iterations after `iteration` at which a compiled call ends: evaluations, the capture,
-  and every multiple of max_chunk_iterations (so a stop request or a checkpoint never waits for
-  a long evaluation interval)."""
-  points = set(_evaluation_iterations(training_iterations, eval_interval, eval_iterations))
+def _stops(iteration, training_iterations, evaluations, capture, max_chunk_iterations):
+  """The iterations after `iteration` at which a compiled call ends: the evaluations, the
+  capture, and every multiple of max_chunk_iterations (so a stop request or a checkpoint never
+  waits for a long evaluation interval)."""
+  points = set(evaluations)
   points.update(range(max_chunk_iterations, training_iterations, max_chunk_iterations))
   if capture is not None:
     points.add(capture[0])

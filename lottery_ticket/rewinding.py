@@ -35,7 +35,7 @@ def dense_weights_at(experiment, original, iteration):
   If the dense run did not save θk (it ran with another --rewind_iteration, or an older
   version), θk is recomputed by training the dense network from θ0 for k iterations, which
   reproduces the dense run's state at k bit for bit (the data order is a function of the
-  iteration), and saved.
+  iteration; evaluations change no weights, so only the end is evaluated), and saved.
   """
   if iteration == 0:
     return original
@@ -45,7 +45,7 @@ def dense_weights_at(experiment, original, iteration):
     print(f'[trial{experiment.config.trial}] computing the dense network at iteration '
           f'{iteration}', flush=True)
     result = experiment.trainer.train(original, experiment.full_masks(), iteration,
-                                      experiment.batch_order(), experiment.config.eval_interval)
+                                      experiment.batch_order(), eval_interval=iteration)
     save_restore.save_arrays(path, result.final_weights)
   return experiment.load_weights(path)
 

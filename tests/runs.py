@@ -1,4 +1,5 @@
-"""Runner processes for the reliability tests: signal a run mid-way, compare result files."""
+"""Runner processes for the reliability tests: signal a run mid-way, compare result files; and a
+checkpoint policy that keeps one mid-run state."""
 
 import glob
 import json
@@ -75,3 +76,17 @@ def assert_same_results(expected_dir, actual_dir):
     else:
       assert actual[name] == value, name
   assert not glob.glob(os.path.join(actual_dir, 'trial1', '*', '.*'))  # no partial runs left
+
+
+class SaveAt:
+  """A checkpoint policy (Trainer.train's `checkpoint`) that keeps the state at one iteration."""
+
+  def __init__(self, iteration):
+    self.iteration, self.states = iteration, []
+
+  def due(self, iteration, elapsed_seconds):
+    del elapsed_seconds
+    return iteration == self.iteration
+
+  def save(self, state):
+    self.states.append(state)

@@ -74,21 +74,6 @@ def test_global_pruning_counts_on_resnet20():
   assert len({round(p) for n, p in per_layer.items() if n in layers}) > 1  # pooled, not per layer
 
 
-class _CheckpointAt:
-  """A checkpoint that is due at one iteration and keeps what it was given, in a real file."""
-
-  def __init__(self, path, iteration):
-    self.checkpointer = checkpointing.Checkpointer(path)
-    self.iteration = iteration
-
-  def due(self, iteration, elapsed_seconds):
-    del elapsed_seconds
-    return iteration == self.iteration
-
-  def save(self, state):
-    self.checkpointer.save(state)
-
-
 def test_training_in_parts_equals_training_in_full(tmp_path):
   """0 -> 6 then 6 -> 12 (resumed from a checkpoint between evaluations) equals 0 -> 12, with
   BatchNorm, augmentation, SGD with weight decay, warmup and a milestone."""
@@ -106,9 +91,11 @@ def test_training_in_parts_equals_training_in_full(tmp_path):
   masks = {n: np.ones(s, np.float32) for n, s in model_state.expected_mask_shapes(model).items()}
   order = batching.BatchOrder(48, 16, seed=2)
   full = t.train(initial, masks, 12, order, eval_interval=4)
-  checkpoint = _CheckpointAt(str(tmp_path / 'checkpoint.npz'), 6)
-  t.train(initial, masks, 12, order, eval_interval=4, checkpoint=checkpoint)
-  state = checkpoint.checkpointer.load()
+  saver = runs.SaveAt(6)
+  t.train(initial, masks, 12, order, eval_interval=4, checkpoint=saver)
+  checkpointer = checkpointing.Checkpointer(str(tmp_path / 'checkpoint.npz'))
+  checkpointer.save(saver.states[0])  # through the file, as a resumed run reads it
+  state = checkpointer.load()
   assert state.iteration == 6 and len(state.rows) == 1 and len(state.interval) == 1
   resumed = t.train(initial, masks, 12, order, eval_interval=4, resume=state)
   for key, value in full.final_weights.items():

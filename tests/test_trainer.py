@@ -8,6 +8,7 @@ from foundations import model_state
 from foundations import pruning
 from foundations import trainer
 from mnist_fc import model as lenet
+from tests import runs
 
 
 @pytest.fixture(scope='module')
@@ -92,20 +93,6 @@ def test_initial_weights_are_a_function_of_the_seed(setup):
   assert not np.array_equal(other['hidden1/kernel'], initial['hidden1/kernel'])
 
 
-class _SaveAt:
-  """A checkpoint policy that keeps the state at one iteration in memory."""
-
-  def __init__(self, iteration):
-    self.iteration, self.states = iteration, []
-
-  def due(self, iteration, elapsed_seconds):
-    del elapsed_seconds
-    return iteration == self.iteration
-
-  def save(self, state):
-    self.states.append(state)
-
-
 def test_resume_with_dropout_is_bit_exact(setup):
   _, initial, ones = setup
   t, _, _ = setup
@@ -121,7 +108,7 @@ def test_resume_with_dropout_is_bit_exact(setup):
 
   order = batching.BatchOrder(200, 20, 0)
   interrupted = make_trainer()
-  saver = _SaveAt(20)
+  saver = runs.SaveAt(20)
   full = interrupted.train(initial, ones, 40, order, eval_interval=10, checkpoint=saver)
   again = interrupted.train(initial, ones, 40, order, eval_interval=10)  # RNG reset per run
   resumed = make_trainer().train(initial, ones, 40, order, eval_interval=10,
