@@ -92,7 +92,8 @@ def measure(spec, input_shape, sizes, iterations, repeats, eval_interval=100):
                  for k, s in model_state.expected_mask_shapes(masked).items()}
   sparse_masks = dense_masks
   while pruning.percent_remaining(sparse_masks)[1] > 3.6:  # 15 rounds of the paper's rates
-    sparse_masks = pruning.prune_by_percent(spec.prune_rates, sparse_masks, initial)
+    sparse_masks = pruning.prune_by_percent(spec.prune_rates, sparse_masks,
+                                            {k: np.abs(v) for k, v in initial.items()})
 
   def run(t, weights, masks, interval):
     return lambda: t.train(weights, masks, iterations, order, eval_interval=interval)

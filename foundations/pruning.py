@@ -1,10 +1,11 @@
-"""Magnitude pruning of surviving weights, layer-wise or global, and set operations on masks.
+"""Pruning of surviving weights by score, layer-wise or global, and set operations on masks.
 
 Layer-wise, each round removes exactly round(rate x survivors) of a layer's surviving weights,
-those with the smallest |final weight|. Global pruning removes round(rate x survivors) across all
-the layers it covers, pooled. Ties are broken by position (lower flat index first; globally,
-earlier layers first), so the result never depends on sort stability, and already-pruned
-weights stay pruned.
+those with the lowest scores. Global pruning removes round(rate x survivors) across all the
+layers it covers, pooled. Scores come from foundations.mask_criteria: magnitude pruning, the
+paper's rule, scores each weight by |final weight|. Ties are broken by position (lower flat
+index first; globally, earlier layers first), so the result never depends on sort stability,
+and already-pruned weights stay pruned.
 """
 
 import math
@@ -24,25 +25,27 @@ def count_to_remove(rate, survivors):
   return int(math.floor(rate * survivors + 0.5))
 
 
-def prune_layer(mask, weights, rate):
-  """A new mask with round(rate x survivors) more of this layer's weights removed."""
+def prune_layer(mask, scores, rate):
+  """A new mask with round(rate x survivors) more of this layer's weights removed, lowest
+  scores first."""
   mask = np.asarray(mask)
   survivors = np.flatnonzero(mask.ravel())
   n_remove = count_to_remove(rate, survivors.size)
-  magnitudes = np.abs(np.asarray(weights).ravel()[survivors])
-  order = np.lexsort((survivors, magnitudes))  # by magnitude, then by position
+  survivor_scores = np.asarray(scores).ravel()[survivors]
+  order = np.lexsort((survivors, survivor_scores))  # by score, then by position
   new_mask = mask.ravel().astype(np.float32)  # a copy
   new_mask[survivors[order[:n_remove]]] = 0.0
   return new_mask.reshape(mask.shape)
 
 
-def prune_by_percent(rates, masks, final_weights):
+def prune_by_percent(rates, masks, scores):
   """Prunes every layer named in `rates` ({layer: fraction of survivors to remove}).
 
   Args:
     rates: {layer name: rate in [0, 1)}.
     masks: {layer name: current 0/1 mask}.
-    final_weights: {'{layer}/kernel': trained kernel}, as from model_state.get_weights.
+    scores: {'{layer}/kernel': score per weight, lowest removed first}, e.g.
+      mask_criteria.scores('magnitude', ...) of the trained weights.
 
   Returns:
     {layer name: new mask}; layers without a rate keep their mask.
@@ -51,31 +54,31 @@ def prune_by_percent(rates, masks, final_weights):
   for name, mask in masks.items():
     rate = rates.get(name, 0.0)
     check_rate(name, rate)
-    new_masks[name] = prune_layer(mask, final_weights[f'{name}/kernel'], rate)
+    new_masks[name] = prune_layer(mask, scores[f'{name}/kernel'], rate)
   return new_masks
 
 
-def prune_global(layers, rate, masks, final_weights):
-  """Removes round(rate x survivors of `layers`) of their weights, smallest |weight| first.
+def prune_global(layers, rate, masks, scores):
+  """Removes round(rate x survivors of `layers`) of their weights, lowest scores first.
 
   Args:
     layers: names of the layers pruned together (the others keep their masks).
     rate: fraction of the pooled survivors to remove, in [0, 1).
     masks: {layer name: current 0/1 mask}.
-    final_weights: {'{layer}/kernel': trained kernel}.
+    scores: {'{layer}/kernel': score per weight} (comparable across layers, e.g. |weight|).
 
   Returns:
     {layer name: new mask} for every layer in `masks`.
   """
   check_rate('global pruning', rate)
   survivors = [np.flatnonzero(np.asarray(masks[name]).ravel()) for name in layers]
-  magnitudes = np.concatenate([np.abs(np.asarray(final_weights[f'{name}/kernel']).ravel()[s])
-                               for name, s in zip(layers, survivors)] or [np.zeros(0)])
+  pooled_scores = np.concatenate([np.asarray(scores[f'{name}/kernel']).ravel()[s]
+                                  for name, s in zip(layers, survivors)] or [np.zeros(0)])
   layer_index = np.concatenate([np.full(s.size, i) for i, s in enumerate(survivors)] or
                                [np.zeros(0, int)])
   position = np.concatenate(survivors or [np.zeros(0, int)])
-  order = np.lexsort((position, layer_index, magnitudes))
-  removed = order[:count_to_remove(rate, magnitudes.size)]
+  order = np.lexsort((position, layer_index, pooled_scores))
+  removed = order[:count_to_remove(rate, pooled_scores.size)]
   new_masks = {name: np.asarray(mask, np.float32).copy() for name, mask in masks.items()}
   for i, name in enumerate(layers):
     flat = new_masks[name].reshape(-1)
@@ -83,7 +86,7 @@ def prune_global(layers, rate, masks, final_weights):
   return new_masks
 
 
-def global_one_shot(layers, masks, final_weights, target_percent):
+def global_one_shot(layers, masks, scores, target_percent):
   """Globally pruned masks with `target_percent` of all weights (every layer) remaining.
 
   The layers outside `layers` are not pruned, so targets below their share are unreachable.
@@ -99,7 +102,7 @@ def global_one_shot(layers, masks, final_weights, target_percent):
   if to_keep >= pooled:
     return {name: np.asarray(mask, np.float32).copy() for name, mask in masks.items()}
   # count_to_remove(rate, pooled) == pooled - to_keep for this rate (halves round up).
-  return prune_global(layers, (pooled - to_keep) / pooled, masks, final_weights)
+  return prune_global(layers, (pooled - to_keep) / pooled, masks, scores)
 
 
 def random_masks_like(masks, rng):

@@ -32,7 +32,7 @@ METRIC_COLUMNS = ('iteration', 'train_loss', 'train_accuracy', 'validation_loss'
 class TrainingResult:
   initial_weights: dict  # as given (pruned positions zero)
   final_weights: dict  # kernel * mask
-  history: pd.DataFrame  # METRIC_COLUMNS, one row every eval_interval iterations
+  history: pd.DataFrame  # METRIC_COLUMNS: the starting weights' row, then one per evaluation
   wall_seconds: float
   steps_per_second: float
 
@@ -181,6 +181,13 @@ class Trainer:
     loss, accuracy = self._evaluate(data.images, data.labels, data.weights)
     return {f'{split}_loss': float(loss), f'{split}_accuracy': float(accuracy)}
 
+  def _row_at_start(self, iteration):
+    """The metrics row of the starting weights: how the masked, untrained network scores."""
+    row = {'iteration': iteration, 'train_loss': float('nan'), 'train_accuracy': float('nan')}
+    row.update(self.evaluate('validation'))
+    row.update(self.evaluate('test'))
+    return row
+
   def reset_optimizer(self):
     """A fresh optimizer: zero moments and step count (and the initial loss scale, if any)."""
     for variable, initial in zip(self.optimizer.variables, self._initial_optimizer_state):
@@ -242,7 +249,9 @@ class Trainer:
         copies under different SGD noise.
 
     Returns:
-      A TrainingResult; its history has a row per evaluation after start_iteration.
+      A TrainingResult; its history starts with the masked network's validation and test
+      figures at its starting weights (iteration start_iteration, before any step; no training
+      loss or accuracy: NaN), then has a row per evaluation after start_iteration.
 
     Raises:
       errors.TrainingDivergedError: if the training loss becomes NaN or infinite; its `history`
@@ -254,9 +263,10 @@ class Trainer:
     self._reset_random_states()
     self._augment_seed.assign(self._default_augment_seed if augment_seed is None
                               else augment_seed)
-    initial = model_state.get_weights(self.model)
-    rows, iteration, previous_seconds = [], start_iteration, 0.0
-    if resume is not None:
+    if resume is None:
+      initial = model_state.get_weights(self.model)
+      rows, iteration, previous_seconds = [self._row_at_start(start_iteration)], start_iteration, 0
+    else:
       self._restore(resume)
       rows, iteration, previous_seconds = list(resume.rows), resume.iteration, resume.wall_seconds
       initial = resume.initial_weights

@@ -17,10 +17,14 @@ PRUNING = ('layerwise', 'global')
 EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune', 'instability',
                'tfmot_pruning')
 CONTROLS = ('none', 'random_prune')  # instability: analyse the masks themselves or a random mask
-REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs')
+REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs', 'signed_constant',
+                'reshuffle')
+# foundations.mask_criteria.CRITERIA (kept here: checking needs no TensorFlow)
+MASK_CRITERIA = ('magnitude', 'large_init', 'magnitude_increase', 'movement',
+                 'large_final_same_sign', 'random')
 # Every random choice has its own stream, so e.g. changing the data order leaves θ0 unchanged.
 SEED_PURPOSES = ('init', 'data_order', 'validation_split', 'dropout', 'reinit', 'random_prune',
-                 'augment', 'copy_data_order', 'copy_augment')
+                 'augment', 'copy_data_order', 'copy_augment', 'mask_criterion')
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -40,6 +44,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
   percent_remaining: Tuple[float, ...] = ()  # one_shot and tfmot_pruning targets
   control_levels: Tuple[int, ...] = ()  # reinit / random_prune: lottery levels to control
   reinit_mode: str = 'glorot'
+  mask_criterion: str = 'magnitude'  # lottery and one_shot: how survivors are ranked
   masks: Optional[str] = None  # train
   presets: Optional[str] = None  # train
   jit_compile: Optional[bool] = True  # None: decided by the device (Experiment)
@@ -78,6 +83,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
         (self.control_levels or self.experiment not in ('reinit', 'random_prune'), 'level',
          'at least one lottery level'),
         (self.reinit_mode in REINIT_MODES, 'reinit_mode', f'one of {REINIT_MODES}'),
+        (self.mask_criterion in MASK_CRITERIA, 'mask_criterion', f'one of {MASK_CRITERIA}'),
         (self.checkpoint_interval >= 0, 'checkpoint_interval', 'an integer >= 0'),
         (self.optimizer in OPTIMIZERS, 'optimizer', f'one of {OPTIMIZERS}'),
         (0 <= self.momentum < 1, 'momentum', 'a number in [0, 1)'),

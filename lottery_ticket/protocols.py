@@ -72,46 +72,52 @@ def _dense_run(experiment, initial):
 
 
 def lottery(experiment):
-  """Iterative magnitude pruning: train, prune the survivors, reset them, repeat.
+  """Iterative pruning: train, prune the survivors, reset them, repeat.
 
   Level 0 is the dense network; level L has been pruned L times (--pruning: each layer by its
-  own rate, or the prunable layers pooled). Every pruned level restarts its survivors from θ0,
-  or with --rewind_iteration=k from the dense run's θk at iteration k, under a fresh optimizer.
+  own rate, or the prunable layers pooled), ranking survivors by --mask_criterion (magnitude:
+  the paper's). Every pruned level restarts its survivors from θ0, or with --rewind_iteration=k
+  from the dense run's θk at iteration k, under a fresh optimizer. Levels >= 1 of another
+  criterion are recorded as level{L}/lottery_{criterion}, beside the shared dense level 0.
   """
   config = experiment.config
+  kind = experiment.criterion_kind('lottery')
   original = experiment.original_initial_weights()
   final = _dense_run(experiment, original)
   masks = experiment.full_masks()
   start_weights = start = None
   for level in range(1, config.levels + 1):
-    masks = experiment.prune(masks, final)
-    final_dir = experiment.run_dir(level, 'lottery')
+    final_dir = experiment.run_dir(level, kind)
     if completed(final_dir) is not None:
       masks = experiment.load_masks(os.path.join(final_dir, paths.MASKS))
       final = experiment.load_weights(os.path.join(final_dir, paths.FINAL_WEIGHTS))
       continue
     if start_weights is None:
       start_weights, start = rewinding.start_point(experiment, original)
+    masks = experiment.prune(masks, final, start_weights, level)
     _, result = experiment.train(final_dir, masks, start_weights,
-                                 _label(experiment, level, 'lottery'), start_iteration=start,
+                                 _label(experiment, level, kind), start_iteration=start,
                                  experiment='lottery', level=level)
     final = result.final_weights
 
 
 def one_shot(experiment):
   """Train the dense network once (shared with the lottery experiment's level 0), prune it to
-  each --percent_remaining in one step, reset the survivors (to θ0 or θk) and retrain."""
+  each --percent_remaining in one step by --mask_criterion, reset the survivors (to θ0 or θk)
+  and retrain. Another criterion than magnitude is recorded under one_shot_{criterion}/."""
   config = experiment.config
+  kind = experiment.criterion_kind('one_shot')
   pruners = {p: experiment.one_shot_pruner(p) for p in config.percent_remaining}  # checks first
   original = experiment.original_initial_weights()
   final = _dense_run(experiment, original)
   start_weights, start = rewinding.start_point(experiment, original)
   for percent, pruner in pruners.items():
-    final_dir = paths.remaining_dir(config.output_dir, config.trial, 'one_shot', percent)
+    final_dir = paths.remaining_dir(config.output_dir, config.trial, kind, percent)
     if completed(final_dir) is None:
-      experiment.train(final_dir, pruner(experiment.full_masks(), final), start_weights,
-                       f'trial{config.trial} one-shot {percent:g}%', start_iteration=start,
-                       experiment='one_shot', target_percent_remaining=percent)
+      experiment.train(final_dir, pruner(experiment.full_masks(), final, start_weights),
+                       start_weights, f'trial{config.trial} {kind} {percent:g}%',
+                       start_iteration=start, experiment='one_shot',
+                       target_percent_remaining=percent)
 
 
 def _control_inputs(experiment):
@@ -123,25 +129,36 @@ def _control_inputs(experiment):
   return masks, experiment.original_initial_weights()
 
 
-def reinitialized_weights(experiment, original):
+def reinitialized_weights(experiment, original, masks, level):
   """New initial weights per --reinit_mode, for the random-reinitialisation control.
 
   glorot: a fresh draw from the network's initializers. sample_original: each kernel value drawn
   (with replacement) from that layer's original initial values. sample_original_signs: the same
   magnitudes, with each weight's original sign (as the original code's reinitialize.py offered).
+  signed_constant: sign(w0) x the standard deviation of the layer's w0 (Zhou et al. 2019).
+  reshuffle: the layer's surviving w0 values permuted among its surviving positions (a new draw
+  per level, since the survivors differ). Biases keep their original values except for glorot.
   """
   mode = experiment.config.reinit_mode
   seed = experiment.config.seed_for('reinit')
   if mode == 'glorot':
     return model_state.sample_initial_weights(experiment.model, seed)
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng([seed, level] if mode == 'reshuffle' else seed)
   weights = dict(original)
   for key, values in original.items():
-    if key.endswith('/kernel'):
-      sampled = rng.choice(values.ravel(), size=values.shape, replace=True)
+    if not key.endswith('/kernel'):
+      continue
+    if mode == 'signed_constant':
+      new = np.where(values < 0, -1.0, 1.0) * values.std()
+    elif mode == 'reshuffle':
+      new = values.copy()
+      survivors = np.flatnonzero(masks[key[:-len('/kernel')]].ravel())
+      new.reshape(-1)[survivors] = values.ravel()[rng.permutation(survivors)]
+    else:
+      new = rng.choice(values.ravel(), size=values.shape, replace=True)
       if mode == 'sample_original_signs':
-        sampled = np.abs(sampled) * np.where(values < 0, -1.0, 1.0)
-      weights[key] = sampled.astype(np.float32)
+        new = np.abs(new) * np.where(values < 0, -1.0, 1.0)
+    weights[key] = new.astype(np.float32)
   return weights
 
 
@@ -153,11 +170,13 @@ def reinit(experiment):
   level_masks, original = _control_inputs(experiment)
   mode = experiment.config.reinit_mode
   name = 'reinit' if mode == 'glorot' else f'reinit_{mode}'
-  initial = reinitialized_weights(experiment, original)
   start = experiment.config.rewind_iteration
+  initial = None
   for level, masks in level_masks.items():
     final_dir = experiment.run_dir(level, name)
     if completed(final_dir) is None:
+      if initial is None or mode == 'reshuffle':  # the others: one draw for every level
+        initial = reinitialized_weights(experiment, original, masks, level)
       experiment.train(final_dir, masks, initial, _label(experiment, level, name),
                        start_iteration=start, experiment='reinit', reinit_mode=mode, level=level)
 

@@ -44,6 +44,7 @@ def summarize(result, masks, details):
   """The summary JSON of a finished run: `details` plus sparsity and accuracy figures."""
   layers, overall = layer_summary(masks)
   early_stop_iteration, early_stop_accuracy = early_stopping.early_stop(result.history)
+  validation_at_init, test_at_init = early_stopping.accuracy_at_start(result.history)
   last = result.history.iloc[-1]
   return dict(
       details,
@@ -54,6 +55,8 @@ def summarize(result, masks, details):
       test_accuracy_at_early_stop=early_stop_accuracy,
       final_test_accuracy=float(last['test_accuracy']),
       final_validation_accuracy=float(last['validation_accuracy']),
+      test_accuracy_at_init=test_at_init,  # the masked network at its starting weights
+      validation_accuracy_at_init=validation_at_init,
       test_accuracy_at_report_iterations=accuracy_at_iterations(
           result.history, details.get('report_iterations', ())),
       wall_seconds=result.wall_seconds,

@@ -75,6 +75,11 @@ def define_flags(experiment, networks, default_dataset):
                        'Iterations between mid-run checkpoints (0: about every 5 minutes).')
   if experiment == 'lottery':
     flags.DEFINE_integer('levels', 20, 'Prune rounds after the dense level 0.')
+  if experiment in ('lottery', 'one_shot'):
+    flags.DEFINE_enum('mask_criterion', 'magnitude', list(config_lib.MASK_CRITERIA),
+                      'How survivors are ranked for pruning (lowest removed): magnitude |wT|, '
+                      'large_init |w0|, magnitude_increase |wT|-|w0|, movement |wT-w0|, '
+                      'large_final_same_sign (sign-flipped weights first), random.')
   if experiment in ('one_shot', 'tfmot_pruning'):
     flags.DEFINE_list('percent_remaining', ['51.3', '21.1', '7.0', '3.6'],
                       'Percent of weights to keep, each in (0, 100]; comma-separated.')
@@ -92,7 +97,9 @@ def define_flags(experiment, networks, default_dataset):
   if experiment == 'reinit':
     flags.DEFINE_enum('reinit_mode', 'glorot', list(config_lib.REINIT_MODES),
                       'glorot: fresh initialisation; sample_original(_signs): values drawn '
-                      'from the original initialisation (keeping the original signs).')
+                      'from the original initialisation (keeping the original signs); '
+                      'signed_constant: sign(w0) x the layer\'s std of w0; reshuffle: the '
+                      'surviving original values permuted among the surviving positions.')
   if experiment == 'train':
     flags.DEFINE_string('masks', None, 'Masks .npz file or run directory (default: no pruning).')
     flags.DEFINE_string('presets', None,
@@ -120,6 +127,8 @@ def config_from_flags(experiment, networks):
   optional = {}
   if experiment == 'lottery':
     optional['levels'] = FLAGS.levels
+  if experiment in ('lottery', 'one_shot'):
+    optional['mask_criterion'] = FLAGS.mask_criterion
   if experiment == 'tfmot_pruning' and spec.normalize_inputs:
     raise errors.UserInputError(
         f'--network={spec.name}: tfmot_pruning trains LeNet-300-100 and Conv-2/4/6 only')

@@ -72,13 +72,24 @@ def layer_sparsities(experiment, percent_remaining, max_rounds=100):
 class _Evaluate(keras.callbacks.Callback):
   """After every 'epoch' of eval_interval iterations: a metrics row, progress, stop requests."""
 
-  def __init__(self, test, eval_interval, on_eval):
+  def __init__(self, validation, test, eval_interval, on_eval):
     super().__init__()
+    self.validation = validation
     self.test = test
     self.eval_interval = eval_interval
     self.on_eval = on_eval
     self.rows = []
     self.start_seconds = time.monotonic()
+
+  def on_train_begin(self, logs=None):
+    """The starting weights' row (no training loss), as the compiled trainer records it."""
+    validation = self.model.evaluate(*self.validation, batch_size=1000, verbose=0,
+                                     return_dict=True)
+    test = self.model.evaluate(*self.test, batch_size=1000, verbose=0, return_dict=True)
+    self.rows.append(dict(iteration=0, train_loss=float('nan'), train_accuracy=float('nan'),
+                          validation_loss=validation['loss'],
+                          validation_accuracy=validation['accuracy'], test_loss=test['loss'],
+                          test_accuracy=test['accuracy']))
 
   def on_epoch_end(self, epoch, logs=None):
     test = self.model.evaluate(*self.test, batch_size=1000, verbose=0, return_dict=True)
@@ -100,7 +111,8 @@ def _fit(experiment, model, on_eval):
   images, labels = tf.constant(images), tf.constant(labels.astype(np.int32))
   batches = tf.data.Dataset.from_tensor_slices(order.indices(0, config.training_iterations))
   batches = batches.map(lambda i: (tf.gather(images, i), tf.gather(labels, i))).prefetch(2)
-  evaluate = _Evaluate(experiment.dataset.test, config.eval_interval, on_eval)
+  evaluate = _Evaluate(experiment.dataset.validation, experiment.dataset.test,
+                       config.eval_interval, on_eval)
   model.compile(optimizers.create(config.optimizer, config.learning_rate, config.momentum),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 metrics=['accuracy'])
@@ -147,12 +159,13 @@ def _train(experiment, percent, final_dir):
   if stopped:
     raise interrupts.Interrupted(
         stopped, f'[{label}] interrupted by {interrupts.Interrupted(stopped).signal_name} at '
-        f'iteration {len(history) * config.eval_interval}/{config.training_iterations}; tfmot '
+        f'iteration {history["iteration"].iloc[-1]}/{config.training_iterations}; tfmot '
         'runs are not checkpointed, re-running the command starts it again')
   stripped = tfmot_models.strip(model)
   masks = dict(experiment.full_masks(), **tfmot_models.nonzero_masks(stripped, [
       name for name, sparsity in sparsities.items() if sparsity > 0]))
-  if len(history) < config.training_iterations // config.eval_interval:
+  if history['iteration'].iloc[-1] < config.training_iterations // config.eval_interval * (
+      config.eval_interval):
     error = errors.TrainingDivergedError(f'training loss {history["train_loss"].iloc[-1]}')
     error.history = history
     recording.write_diverged_run(partial, masks, error, details)

@@ -50,8 +50,13 @@ def test_lottery_experiment_files_and_percent_remaining(lottery_output):
     assert layers['output']['percent_remaining'] == pytest.approx(output)
     assert layers['output']['remaining'] == round(10 * output) and summary['level'] == level
     metrics = pd.read_csv(os.path.join(run_dir, 'metrics.csv'))
-    assert list(metrics['iteration']) == [20, 40, 60]
-    best = metrics['validation_loss'].idxmin()
+    assert list(metrics['iteration']) == [0, 20, 40, 60]  # 0: the masked network untrained
+    assert np.isnan(metrics['train_loss'][0]) and not metrics['train_loss'][1:].isna().any()
+    assert summary['test_accuracy_at_init'] == pytest.approx(metrics['test_accuracy'][0])
+    assert summary['validation_accuracy_at_init'] == pytest.approx(
+        metrics['validation_accuracy'][0])
+    assert summary['mask_criterion'] == 'magnitude'
+    best = metrics['validation_loss'][1:].idxmin()  # early stopping: trained networks only
     assert summary['early_stop_iteration'] == metrics['iteration'][best]
     assert summary['test_accuracy_at_early_stop'] == pytest.approx(metrics['test_accuracy'][best])
     assert summary['final_test_accuracy'] == pytest.approx(metrics['test_accuracy'].iloc[-1])
@@ -107,7 +112,32 @@ def test_one_shot_reuses_dense_run_and_reaches_target(lottery_output, idx_datase
     assert np.log(hidden) / np.log(0.8) == pytest.approx(np.log(output) / np.log(0.9), rel=0.02)
 
 
-@pytest.mark.parametrize('mode', ['glorot', 'sample_original_signs'])
+def test_mask_criteria_share_the_dense_run_and_rank_by_their_scores(lottery_output,
+                                                                     idx_dataset):
+  output_dir, _ = lottery_output
+  flags = conftest.small_run_flags(idx_dataset, output_dir)
+  process = conftest.run_module('mnist_fc.runners.lottery_experiment', '--levels=1',
+                                '--mask_criterion=large_final_same_sign', *flags)
+  assert process.returncode == 0, process.stderr
+  assert 'level0/lottery: already complete' in process.stdout
+  run_dir = _lottery_dir(output_dir, 1, 'lottery_large_final_same_sign')
+  assert _summary(run_dir)['mask_criterion'] == 'large_final_same_sign'
+  w0 = _load(_lottery_dir(output_dir, 0), 'initial.npz')['hidden1/kernel']
+  wT = _load(_lottery_dir(output_dir, 0), 'final.npz')['hidden1/kernel']
+  mask = _load(run_dir, 'masks.npz')['hidden1']
+  flipped = np.sign(w0) * np.sign(wT) < 0
+  assert 0 < flipped.sum() < 0.2 * mask.size  # all flipped go, then the smallest of the rest
+  assert np.all(mask[flipped] == 0)
+  assert np.abs(wT[(mask == 0) & ~flipped]).max() <= np.abs(wT[mask == 1]).min()
+  process = conftest.run_module('mnist_fc.runners.one_shot', '--percent_remaining=20',
+                                '--mask_criterion=random', *flags)
+  assert process.returncode == 0, process.stderr
+  summary = _summary(os.path.join(output_dir, 'trial1', 'one_shot_random', 'remaining20'))
+  assert summary['percent_remaining'] == pytest.approx(20, abs=0.01)
+  assert summary['mask_criterion'] == 'random'
+
+
+@pytest.mark.parametrize('mode', ['glorot', 'sample_original_signs', 'reshuffle'])
 def test_reinitialize_keeps_mask_and_changes_init(lottery_output, idx_dataset, mode):
   output_dir, _ = lottery_output
   process = conftest.run_module('mnist_fc.runners.reinitialize', '--level=1,2',
@@ -126,6 +156,8 @@ def test_reinitialize_keeps_mask_and_changes_init(lottery_output, idx_dataset, m
     assert not np.array_equal(initial[survivors], theta0[survivors])
     if mode == 'sample_original_signs':
       np.testing.assert_array_equal(np.sign(initial[survivors]), np.sign(theta0[survivors]))
+    if mode == 'reshuffle':  # the surviving original values, moved
+      np.testing.assert_array_equal(np.sort(initial[survivors]), np.sort(theta0[survivors]))
     assert _summary(run_dir)['reinit_mode'] == mode
 
 

@@ -1,7 +1,10 @@
+import types
+
 import numpy as np
 import pytest
 
 from foundations import errors
+from foundations import mask_criteria
 from foundations import pruning
 
 
@@ -14,10 +17,10 @@ def test_removes_exactly_rounded_fraction_of_survivors():
   assert np.all(new[:5] == 0)  # already-pruned weights stay pruned
 
 
-def test_prunes_smallest_magnitudes():
-  weights = np.array([[0.5, -0.1, 3.0, -2.0, 0.05]])
-  new = pruning.prune_layer(np.ones_like(weights), weights, 0.4)
-  np.testing.assert_array_equal(new, [[1, 0, 1, 1, 0]])
+def test_prunes_lowest_scores():
+  scores = np.array([[0.5, -0.1, 3.0, -2.0, 0.05]])
+  new = pruning.prune_layer(np.ones_like(scores), scores, 0.4)
+  np.testing.assert_array_equal(new, [[1, 0, 1, 0, 1]])
 
 
 def test_ties_broken_by_position():
@@ -114,3 +117,76 @@ def test_global_one_shot_reaches_the_overall_target():
   assert sum(pruning.remaining_weights(pruned).values()) == 40 and pruned['out'].all()
   with pytest.raises(errors.UserInputError, match='unreachable'):
     pruning.global_one_shot(['a', 'b'], masks, weights, 9.0)
+
+
+# w0 signs + - + - +, wT signs + + - - +: weights 1 and 2 flipped sign during training.
+W0 = np.array([[1.0, -0.4, 0.1, -0.2, 0.3]])
+WT = np.array([[0.6, 0.1, -0.9, -0.25, 0.05]])
+
+
+@pytest.mark.parametrize('criterion, rate, kept', [
+    ('magnitude', 0.4, [1, 0, 1, 1, 0]),  # |wT| .6 .1 .9 .25 .05
+    ('large_init', 0.4, [1, 1, 0, 0, 1]),  # |w0| 1 .4 .1 .2 .3
+    ('magnitude_increase', 0.4, [0, 0, 1, 1, 1]),  # |wT|-|w0| -.4 -.3 .8 .05 -.25
+    ('movement', 0.4, [1, 1, 1, 0, 0]),  # |wT-w0| .4 .5 1 .05 .25
+    ('large_final_same_sign', 0.4, [1, 0, 0, 1, 1]),  # both flipped go first
+    ('large_final_same_sign', 0.2, [1, 0, 1, 1, 1]),  # the smaller flipped |wT| first
+])
+def test_mask_criteria_rank_by_their_scores(criterion, rate, kept):
+  scores = mask_criteria.scores(criterion, ['a'], {'a/kernel': W0}, {'a/kernel': WT})
+  new = pruning.prune_by_percent({'a': rate}, {'a': np.ones_like(WT)}, scores)
+  np.testing.assert_array_equal(new['a'], [kept])
+
+
+def test_same_sign_criterion_ranks_flipped_weights_below_every_kept_sign():
+  w0 = np.array([1.0, 1.0, -1.0, 1.0])
+  wT = np.array([0.0, 5.0, 0.5, 1e-3])  # a zero final weight is not a sign flip
+  scores = mask_criteria.layer_scores('large_final_same_sign', w0, wT)
+  assert list(np.argsort(scores, kind='stable')) == [2, 0, 3, 1]
+
+
+def test_criterion_ties_broken_by_position_and_global_pools_layers():
+  w0 = {'a/kernel': np.full(4, 0.5), 'b/kernel': np.full(2, 0.5)}
+  scores = mask_criteria.scores('large_init', ['a', 'b'], w0, w0)
+  pruned = pruning.prune_global(['a', 'b'], 0.5, {'a': np.ones(4), 'b': np.ones(2)}, scores)
+  np.testing.assert_array_equal(pruned['a'], [0, 0, 0, 1])
+  np.testing.assert_array_equal(pruned['b'], [1, 1])
+
+
+def test_random_criterion_keeps_exact_counts_and_follows_its_seed():
+  final = {'a/kernel': np.ones((10, 10))}
+
+  def prune(seed):
+    scores = mask_criteria.scores('random', ['a'], None, final, np.random.default_rng(seed))
+    return pruning.prune_by_percent({'a': 0.3}, {'a': np.ones((10, 10))}, scores)['a']
+
+  assert prune(0).sum() == 70 and np.array_equal(prune(0), prune(0))
+  assert not np.array_equal(prune(0), prune(1))
+
+
+def _reinit(mode, original, masks, level=1):
+  from lottery_ticket import protocols  # pylint: disable=g-import-not-at-top (imports TF)
+  config = types.SimpleNamespace(reinit_mode=mode, seed_for=lambda purpose: 7)
+  return protocols.reinitialized_weights(types.SimpleNamespace(config=config), original, masks,
+                                         level)
+
+
+def test_signed_constant_reinit_is_sign_times_the_layers_std():
+  kernel = np.array([[0.3, -0.1], [-0.5, 0.2]], np.float32)
+  original = {'a/kernel': kernel, 'a/bias': np.array([0.1, 0.2], np.float32)}
+  weights = _reinit('signed_constant', original, {'a': np.ones((2, 2))})
+  std = np.float32(np.std(kernel))
+  np.testing.assert_array_equal(weights['a/kernel'], [[std, -std], [-std, std]])
+  np.testing.assert_array_equal(weights['a/bias'], original['a/bias'])
+
+
+def test_reshuffle_reinit_permutes_survivors_among_survivor_positions():
+  kernel = np.arange(1, 13, dtype=np.float32).reshape(3, 4)
+  mask = (np.arange(12).reshape(3, 4) % 3 != 0).astype(np.float32)
+  weights = _reinit('reshuffle', {'a/kernel': kernel}, {'a': mask})['a/kernel']
+  survivors = mask == 1
+  np.testing.assert_array_equal(weights[~survivors], kernel[~survivors])
+  np.testing.assert_array_equal(np.sort(weights[survivors]), kernel[survivors])
+  assert not np.array_equal(weights, kernel)
+  other_level = _reinit('reshuffle', {'a/kernel': kernel}, {'a': mask}, level=2)['a/kernel']
+  assert not np.array_equal(other_level, weights)

@@ -26,7 +26,8 @@ def setup():
 
 
 def _half_masks(initial, ones):
-  return pruning.prune_by_percent({k: 0.5 for k in ones}, ones, initial)
+  return pruning.prune_by_percent({k: 0.5 for k in ones}, ones,
+                                  {k: np.abs(v) for k, v in initial.items()})
 
 
 def test_pruned_weights_stay_exactly_zero(setup):
@@ -39,8 +40,24 @@ def test_pruned_weights_stay_exactly_zero(setup):
     assert np.all(result.final_weights[f'{name}/kernel'][mask == 0] == 0)
     assert np.any(result.final_weights[f'{name}/kernel'] != result.initial_weights[
         f'{name}/kernel'])
-  assert list(result.history['iteration']) == [10, 20, 30]
+  assert list(result.history['iteration']) == [0, 10, 20, 30]
   assert tuple(result.history.columns) == trainer.METRIC_COLUMNS
+
+
+def test_first_row_scores_the_masked_network_at_its_starting_weights(setup):
+  t, initial, ones = setup
+  masks = _half_masks(initial, ones)
+  model_state.set_masks(t.model, masks)
+  model_state.set_weights(t.model, initial)
+  expected = {**t.evaluate('validation'), **t.evaluate('test')}
+  result = t.train(initial, masks, 20, batching.BatchOrder(200, 20, 0), eval_interval=10,
+                   start_iteration=10)
+  first = result.history.iloc[0]
+  assert first['iteration'] == 10 and np.isnan(first['train_loss'])
+  assert np.isnan(first['train_accuracy'])
+  for key, value in expected.items():
+    assert first[key] == value
+  assert list(result.history['iteration']) == [10, 20]
 
 
 def test_run_starts_from_given_weights_and_fresh_optimizer(setup):
