@@ -30,8 +30,10 @@ RUNS = (
 )
 
 
-def write_run(run_dir, trial, experiment, level, percent, validation_losses, test_accuracies):
-  """A run directory with metrics.csv and the summary.json the runners would write."""
+def write_run(run_dir, trial, experiment, level, percent, validation_losses, test_accuracies,
+              accuracy_at_init=None, **more_details):
+  """A run directory with metrics.csv and the summary.json the runners would write; with
+  `accuracy_at_init`, metrics start with the untrained network's row (no training loss)."""
   os.makedirs(run_dir)
   count = len(ITERATIONS)
   columns = dict(iteration=ITERATIONS, train_loss=[0.1] * count, train_accuracy=[0.9] * count,
@@ -39,6 +41,8 @@ def write_run(run_dir, trial, experiment, level, percent, validation_losses, tes
                  test_loss=[0.3] * count, test_accuracy=test_accuracies)
   with open(os.path.join(run_dir, 'metrics.csv'), 'w') as f:
     f.write(','.join(columns) + '\n')
+    if accuracy_at_init is not None:  # a low validation loss that early stopping must skip
+      f.write(f'0,,,0.01,0.5,2.3,{accuracy_at_init}\n')
     for values in zip(*columns.values()):
       f.write(','.join(str(v) for v in values) + '\n')
   best = int(np.argmin(validation_losses))
@@ -50,6 +54,7 @@ def write_run(run_dir, trial, experiment, level, percent, validation_losses, tes
     details['level'] = level
   if experiment == 'reinit':
     details['reinit_mode'] = 'glorot'
+  details.update(more_details)
   with open(os.path.join(run_dir, 'summary.json'), 'w') as f:
     json.dump(details, f)
 
@@ -127,6 +132,34 @@ def test_report_files_and_verdict_lines(hand_made, tmp_path):
   assert '| random reinit | 64 | 2/2 | +2.10 | -350 | ' in text
   for name in ('figure1.png', 'figure3.png', 'figure4.png'):
     assert f']({name})' in text
+  assert '## Mask criteria' not in text and 'figure_criteria.png' not in written  # one criterion
+
+
+def test_mask_criteria_and_learned_masks_are_compared(hand_made, tmp_path):
+  trial1 = os.path.join(hand_made, 'trial1')
+  write_run(os.path.join(trial1, 'level1', 'lottery_movement'), 1, 'lottery', 1, 80.0,
+            (.4, .3, .2, .3, .3), (.8, .85, .89, .9, .9), accuracy_at_init=0.42,
+            mask_criterion='movement')
+  write_run(os.path.join(trial1, 'one_shot_random', 'remaining50'), 1, 'one_shot', None, 50.0,
+            (.5,) * 5, (.7,) * 5, accuracy_at_init=0.1, mask_criterion='random')
+  write_run(os.path.join(trial1, 'edge_popup', 'remaining50'), 1, 'supermask', None, 50.0,
+            (.5, .4, .3, .2, .1), (.6, .7, .8, .85, .88), accuracy_at_init=0.3)
+  runs = summary.runs_table(load.load_experiment(hand_made)).set_index('run')
+  movement = runs.loc['trial1/level1/lottery_movement']
+  assert movement['kind'] == 'lottery_movement'
+  assert movement['early_stop_iteration'] == 300  # not iteration 0, the untrained row
+  assert movement['test_accuracy_at_init'] == pytest.approx(0.42)
+  assert np.isnan(runs.loc['trial1/level1/lottery', 'test_accuracy_at_init'])  # no such row
+  assert runs.loc['trial1/one_shot_random/remaining50', 'kind'] == 'one_shot_random'
+  assert runs.loc['trial1/edge_popup/remaining50', 'kind'] == 'edge_popup'
+  written = report.write_report(hand_made, str(tmp_path / 'out'))
+  text = open(written['report.md']).read()
+  assert '| iterative pruning, movement | 80 | 1 | 89.00% | 90.00% | 42.00% |' in text
+  assert '| one-shot pruning, random | 50 | 1 | 70.00% | 70.00% | 10.00% |' in text
+  assert ('| learned mask on frozen weights (edge-popup) | 50 | 1 | 88.00% | 88.00% | '
+          '30.00% |') in text
+  for name in ('figure_criteria.png', 'figure_learned_masks.png'):
+    assert f']({name})' in text and os.path.getsize(written[name]) > 0
 
 
 def test_partial_unreadable_and_missing_runs_are_reported(hand_made, tmp_path):

@@ -25,10 +25,11 @@ NETWORK_NAMES = {'lenet300_100': 'LeNet-300-100', 'conv2': 'Conv-2', 'conv4': 'C
 DATASET_NAMES = {'mnist': 'MNIST', 'fashion_mnist': 'Fashion-MNIST', 'cifar10': 'CIFAR-10'}
 KIND_COLORS = {'lottery': 'tab:blue', 'one_shot': 'tab:green', 'reinit': 'tab:orange',
                'reinit_sample_original': 'tab:red', 'reinit_sample_original_signs': 'tab:purple',
+               'reinit_signed_constant': 'tab:pink', 'reinit_reshuffle': 'tab:cyan',
                'random_prune': 'tab:brown', 'train': 'tab:gray', 'tfmot_pruning': 'tab:olive'}
 FIGURE1_KINDS = ('lottery',) + summary_lib.CONTROL_KINDS + summary_lib.BASELINE_KINDS
-FIGURE4_KINDS = ('lottery', 'one_shot', 'reinit', 'reinit_sample_original',
-                 'reinit_sample_original_signs')
+FIGURE4_KINDS = ('lottery', 'one_shot') + tuple(k for k in summary_lib.CONTROL_KINDS
+                                                if k.startswith('reinit'))
 _AXIS_LABELS = {'early_stop_iteration': 'early-stop iteration',
                 'test_accuracy_at_early_stop': 'test accuracy at early stop (%)',
                 'final_test_accuracy': 'test accuracy at end of training (%)'}

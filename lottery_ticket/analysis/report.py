@@ -4,8 +4,10 @@
 
 writes runs.csv (one row per run), summary.csv (per kind and percent remaining, over trials),
 figure1.png, figure3.png, figure4.png, report.md, for networks reported at fixed iterations
-(ResNet, VGG) figure_iterations.png, and where instability analyses were run instability.csv,
-figure_instability_path.png and figure_instability.png into OUT, each file atomically. Runs in
+(ResNet, VGG) figure_iterations.png, where several mask criteria were run figure_criteria.png,
+where masks were learned (edge-popup, biprop) figure_learned_masks.png, and where instability
+analyses were run instability.csv, figure_instability_path.png and figure_instability.png into
+OUT, each file atomically. Runs in
 progress are skipped and listed in the report. Mistakes (a missing, empty or foreign
 --experiment_dir) end with one `error:` line and exit code 2, before anything is written.
 """
@@ -18,6 +20,7 @@ from absl import flags
 from foundations import errors
 from foundations import save_restore
 from lottery_ticket.analysis import coverage
+from lottery_ticket.analysis import criteria
 from lottery_ticket.analysis import figures
 from lottery_ticket.analysis import instability
 from lottery_ticket.analysis import load
@@ -63,11 +66,13 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
   table = summary_lib.summarize(runs)
   title = figures.experiment_title(df.attrs)
   instability_runs, instability_curves = instability.load_instability(experiment_dir)
-  sections, extra_figures = [], []
+  criteria_figures = criteria.figures_to_draw(table)
+  sections = criteria.criteria_section(table) + criteria.learned_masks_section(table)
+  extra_figures = [(name, caption) for name, caption, _ in criteria_figures]
   if not instability_runs.empty:
     instability_table = instability.summarize(instability_runs)
-    sections = instability.verdict_lines(instability_table, tolerance_points)
-    extra_figures = INSTABILITY_FIGURES
+    sections += instability.verdict_lines(instability_table, tolerance_points)
+    extra_figures += INSTABILITY_FIGURES
   text = markdown.report_text(title, experiment_dir, runs, table, coverage.missing_runs(runs),
                               tolerance_points, sections, extra_figures)
   written = {name: os.path.join(output_dir, name) for name in OUTPUT_FILES}
@@ -78,6 +83,8 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
     save_restore.save_csv(written['instability.csv'], instability_runs)
     instability.path_figure(instability_curves, written[INSTABILITY_FIGURES[0][0]], title)
     instability.instability_figure(instability_table, written[INSTABILITY_FIGURES[1][0]], title)
+  for name, _, draw in criteria_figures:
+    written[name] = draw(table, os.path.join(output_dir, name), title)
   save_restore.save_csv(written['runs.csv'], runs)
   save_restore.save_csv(written['summary.csv'], table)
   figures.figure1(table, written['figure1.png'], title)

@@ -1,7 +1,9 @@
 """Per-run and per-sparsity summaries computed from the metric histories (not from summary.json).
 
 A run's early-stopping iteration is the evaluation with minimum validation loss (the earliest on
-ties, lottery_ticket.early_stopping); its accuracy is the test accuracy there. Runs of one kind
+ties, lottery_ticket.early_stopping); its accuracy is the test accuracy there. Its accuracy at
+init is the test accuracy of its masked network before training (the metrics' first row; NaN
+for runs recorded before that row existed). Runs of one kind
 at one percent remaining (rounded to 0.1, the paper's ladder precision) are aggregated over
 trials: mean, min and max, and the number of trials.
 """
@@ -20,12 +22,18 @@ KIND_LABELS = {
     'reinit_sample_original_signs': 'random reinit (original signs)',
     'random_prune': 'random pruning',
     'tfmot_pruning': 'tfmot gradual magnitude pruning',
+    'edge_popup': 'learned mask on frozen weights (edge-popup)',
+    'biprop': 'learned mask on binary weights (biprop)',
     'train': 'single training run',
 }
 CONTROL_KINDS = ('reinit', 'reinit_sample_original', 'reinit_sample_original_signs',
-                 'random_prune')
+                 'reinit_signed_constant', 'reinit_reshuffle', 'random_prune')
 BASELINE_KINDS = ('tfmot_pruning',)  # other ways to a sparse network, trained from θ0
-RUN_STATISTICS = ('early_stop_iteration', 'test_accuracy_at_early_stop', 'final_test_accuracy')
+RUN_STATISTICS = ('early_stop_iteration', 'test_accuracy_at_early_stop', 'final_test_accuracy',
+                  'test_accuracy_at_init')
+PRUNED_KINDS = ('lottery', 'one_shot')  # another --mask_criterion appends '_{criterion}'
+_REINIT_LABELS = {'signed_constant': 'random reinit (signed constant)',
+                  'reshuffle': 'random reinit (reshuffled survivors)'}
 PERCENT_DECIMALS = 1
 
 
@@ -34,14 +42,38 @@ def report_column(iteration):
   return f'test_accuracy_at_{int(iteration)}'
 
 
+def criterion_of(kind):
+  """(base kind, mask criterion) of a pruned kind ('lottery_movement' -> ('lottery',
+  'movement'); 'lottery' -> ('lottery', 'magnitude')), or None for other kinds."""
+  for base in PRUNED_KINDS:
+    if kind == base:
+      return base, 'magnitude'
+    if kind.startswith(f'{base}_'):
+      return base, kind[len(base) + 1:]
+  return None
+
+
 def kind_label(kind):
-  return KIND_LABELS.get(kind, kind)
+  if kind in KIND_LABELS:
+    return KIND_LABELS[kind]
+  if kind.startswith('reinit_') and kind[len('reinit_'):] in _REINIT_LABELS:
+    return _REINIT_LABELS[kind[len('reinit_'):]]
+  pruned = criterion_of(kind)
+  if pruned is not None:
+    base, criterion = pruned
+    return f'{"iterative" if base == "lottery" else "one-shot"} pruning, {criterion}'
+  return kind
 
 
 def kind_order(kinds):
-  """`kinds` (unique) in display order."""
+  """`kinds` (unique) in display order; criteria variants follow their base kind."""
   known = list(KIND_LABELS)
-  return sorted(set(kinds), key=lambda k: (known.index(k) if k in known else len(known), k))
+
+  def key(kind):
+    pruned = criterion_of(kind)
+    base = pruned[0] if pruned else kind
+    return (known.index(base) if base in known else len(known), kind != base, kind)
+  return sorted(set(kinds), key=key)
 
 
 def runs_table(df):
@@ -52,18 +84,21 @@ def runs_table(df):
 
   Returns:
     A DataFrame with load.RUN_COLUMNS plus early_stop_iteration, test_accuracy_at_early_stop,
-    final_test_accuracy, training_iterations (the last evaluated iteration) and, for each of
+    final_test_accuracy, test_accuracy_at_init, training_iterations (the last evaluated iteration) and, for each of
     df.attrs['report_iterations'], test_accuracy_at_{iteration} (NaN if not evaluated there).
   """
   rows = []
   for _, history in df.groupby('run', sort=False):
     history = history.sort_values('iteration', kind='stable')
     iteration, accuracy = early_stopping.early_stop(history)
+    _, accuracy_at_init = early_stopping.accuracy_at_start(history)
     last = history.iloc[-1]
     at = dict(zip(history['iteration'], history['test_accuracy']))
     rows.append(dict(last[list(load.RUN_COLUMNS)], early_stop_iteration=iteration,
                      test_accuracy_at_early_stop=accuracy,
                      final_test_accuracy=float(last['test_accuracy']),
+                     test_accuracy_at_init=(float('nan') if accuracy_at_init is None
+                                            else accuracy_at_init),
                      training_iterations=int(last['iteration']),
                      **{report_column(i): at.get(i, float('nan'))
                         for i in df.attrs.get('report_iterations', ())}))
