@@ -115,7 +115,8 @@ def one_shot(experiment):
     final_dir = paths.remaining_dir(config.output_dir, config.trial, kind, percent)
     if completed(final_dir) is None:
       experiment.train(final_dir, pruner(experiment.full_masks(), final, start_weights),
-                       start_weights, f'trial{config.trial} {kind} {percent:g}%',
+                       start_weights, f'trial{config.trial} {kind.replace("_", "-", 1)} '
+                       f'{percent:g}%',
                        start_iteration=start, experiment='one_shot',
                        target_percent_remaining=percent)
 
