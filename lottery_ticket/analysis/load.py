@@ -22,7 +22,8 @@ METRIC_COLUMNS = ('train_loss', 'train_accuracy', 'validation_loss', 'validation
 RUN_COLUMNS = ('run', 'trial', 'level', 'kind', 'percent_remaining')
 COLUMNS = RUN_COLUMNS + ('iteration',) + METRIC_COLUMNS
 IN_PROGRESS = 'in progress'
-PERCENT_GROUPS = ('one_shot', 'tfmot_pruning')  # trial{N}/{group}/remaining{P}/
+# trial{N}/{group}/remaining{P}/
+PERCENT_GROUPS = ('one_shot', 'tfmot_pruning', 'edge_popup', 'biprop')
 _TRIAL = re.compile(r'trial(\d+)$')
 _PARTIAL = re.compile(r'\.(.+)\.partial$')
 
@@ -60,8 +61,10 @@ def find_run_dirs(experiment_dir):
 
 def run_kind(summary):
   """'lottery', 'reinit', 'reinit_sample_original', 'random_prune', 'one_shot',
-  'tfmot_pruning' or 'train'."""
+  'tfmot_pruning', 'edge_popup', 'biprop' (learned masks) or 'train'."""
   kind = summary['experiment']
+  if kind == 'supermask':
+    return summary.get('kind', 'edge_popup')
   mode = summary.get('reinit_mode')
   if kind == 'reinit' and mode and mode != 'glorot':
     kind = f'reinit_{mode}'
