@@ -224,7 +224,8 @@ def test_binarized_lottery_prunes_latent_weights(idx_dataset, tmp_path):
     for name, mask in masks.items():
       kernel = final[f'{name}/kernel']
       alpha = np.abs(latent[f'{name}/kernel'])[mask == 1].mean()
-      np.testing.assert_allclose(np.unique(kernel), [-alpha, 0.0, alpha], rtol=1e-6)
+      assert len(np.unique(np.abs(kernel[mask == 1]))) == 1  # {-α, 0, +α} exactly
+      np.testing.assert_allclose(np.abs(kernel[mask == 1]), alpha, rtol=1e-6)
       np.testing.assert_array_equal(kernel != 0, mask == 1)
     if level:
       previous = f'{out}/trial1/level{level - 1}/lottery'

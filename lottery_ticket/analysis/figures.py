@@ -25,7 +25,8 @@ NETWORK_NAMES = {'lenet300_100': 'LeNet-300-100', 'conv2': 'Conv-2', 'conv4': 'C
 DATASET_NAMES = {'mnist': 'MNIST', 'fashion_mnist': 'Fashion-MNIST', 'cifar10': 'CIFAR-10'}
 KIND_COLORS = {'lottery': 'tab:blue', 'one_shot': 'tab:green', 'reinit': 'tab:orange',
                'reinit_sample_original': 'tab:red', 'reinit_sample_original_signs': 'tab:purple',
-               'random_prune': 'tab:brown', 'train': 'tab:gray', 'tfmot_pruning': 'tab:olive'}
+               'random_prune': 'tab:brown', 'train': 'tab:gray', 'tfmot_pruning': 'tab:olive',
+               'edge_popup': 'tab:pink', 'biprop': 'tab:cyan'}
 FIGURE1_KINDS = ('lottery',) + summary_lib.CONTROL_KINDS + summary_lib.BASELINE_KINDS
 FIGURE4_KINDS = ('lottery', 'one_shot', 'reinit', 'reinit_sample_original',
                  'reinit_sample_original_signs')

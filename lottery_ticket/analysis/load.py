@@ -1,8 +1,8 @@
 """Reading an experiment directory into one table: a row per run and evaluation iteration.
 
 The runners write {experiment_dir}/trial{N}/level{L}/{kind}/,
-.../trial{N}/{one_shot,tfmot_pruning}/remaining{P}/ and .../trial{N}/train/, each with
-summary.json (written last) and metrics.csv. Hidden '.NAME.partial' directories are runs in
+.../trial{N}/{one_shot,tfmot_pruning,edge_popup,biprop}/remaining{P}/ and .../trial{N}/train/,
+each with summary.json (written last) and metrics.csv. Hidden '.NAME.partial' directories are runs in
 progress; they, runs whose files cannot be read and runs whose summary has a status other than
 'complete' (e.g. 'diverged') are skipped and listed in `df.attrs['skipped']` as (path, reason)
 pairs.
