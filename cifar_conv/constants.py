@@ -6,6 +6,10 @@ Adam, batch 60; Conv-2 2e-4 for 20K iterations, Conv-4 3e-4 for 25K, Conv-6 3e-4
 Each round prunes conv layers by 10% (Conv-6: 15%), hidden FC layers by 20%, output by 10%.
 Dropout variants (rate 0.5): 60K / 75K / 90K iterations, lr 3e-4 (Conv-2) and 2e-4 (Conv-4/6).
 
+Learned masks (the supermask runner; Conv-2/4/6 only) train with edge-popup's settings: SGD 0.1,
+momentum 0.9, weight decay 1e-4, cosine schedule, batch 128, 100 epochs of 45,000 examples =
+35,100 iterations.
+
 Weights (no biases) on CIFAR-10: Conv-2 4,300,992; Conv-4 2,425,024; Conv-6 2,261,184. The paper
 prints 1.7M for Conv-6, which the architecture it describes does not give.
 """
@@ -32,6 +36,7 @@ def _spec(name, title, conv_rate, learning_rate, iterations, dropout_lr, dropout
       build=network.lazy_build('cifar_conv.model', 'build', CONV_BLOCKS[name]),
       hyperparameters=network.Hyperparameters(learning_rate, iterations, batch_size=60),
       dropout_hyperparameters=network.Hyperparameters(dropout_lr, dropout_iterations, 60),
+      supermask_hyperparameters=network.supermask_hyperparameters(45_000),  # 35,100 iterations
       dropout_rate=0.5, jit_compile=False)
 
 

@@ -1,13 +1,14 @@
 """Optimizers and learning-rate schedules as the LTH papers use them.
 
-`learning_rate_at` is a pure function of the global iteration (linear warmup from 0, then a step
-schedule), so a run started or resumed at iteration k follows the same schedule as one trained
-from 0. `TorchSGD` is SGD with momentum in PyTorch's form (v = μv + g; w -= lr·v), which the
+A `Schedule` is a pure function of the global iteration (linear warmup from 0, then a step or
+a cosine schedule), so a run started or resumed at iteration k follows the same schedule as one
+trained from 0. `TorchSGD` is SGD with momentum in PyTorch's form (v = μv + g; w -= lr·v), which the
 papers' code uses; Keras' form (v = μv - lr·g) differs right after every learning-rate step.
 Weight decay is L2 added to the gradient (PyTorch's coupled form), applied by the trainer.
 """
 
 import dataclasses
+import math
 from typing import Tuple
 
 import tensorflow as tf
@@ -16,23 +17,29 @@ import tf_keras as keras
 from foundations import errors
 
 OPTIMIZERS = ('adam', 'sgd')
+LR_SCHEDULES = ('step', 'cosine')
 
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
-  """Linear warmup from 0 over `warmup_iterations`, then ×`gamma` at each milestone.
+  """Linear warmup from 0 over `warmup_iterations`, then ×`gamma` at each milestone ('step'), or
+  a cosine decay to 0 at `total_iterations` ('cosine', edge-popup's schedule).
 
   The learning rate of the step taken at iteration i (0-based: i steps done before it) is
-  base · min(1, i / warmup_iterations) · gamma^(number of milestones <= i), as in open_lth.
+  base · min(1, i / warmup_iterations) · gamma^(number of milestones <= i), as in open_lth;
+  with kind='cosine', after the warmup w it is base · 0.5 · (1 + cos(π (i - w) / (T - w))),
+  T = total_iterations.
   """
   base: float
   milestones: Tuple[int, ...] = ()
   gamma: float = 0.1
   warmup_iterations: int = 0
+  kind: str = 'step'
+  total_iterations: int = 0  # T of the cosine schedule
 
   @property
   def is_constant(self):
-    return not self.milestones and not self.warmup_iterations
+    return not self.milestones and not self.warmup_iterations and self.kind == 'step'
 
   def __call__(self, iteration):
     """The learning rate at `iteration` (an int or an integer tensor), as a float32 tensor."""
@@ -40,6 +47,11 @@ class Schedule:
     rate = tf.constant(self.base, tf.float32)
     if self.warmup_iterations:
       rate *= tf.minimum(1.0, iteration / float(self.warmup_iterations))
+    if self.kind == 'cosine':
+      warmup = float(self.warmup_iterations)
+      span = max(float(self.total_iterations) - warmup, 1.0)
+      progress = tf.clip_by_value((iteration - warmup) / span, 0.0, 1.0)
+      rate *= 0.5 * (1.0 + tf.cos(math.pi * progress))
     for milestone in self.milestones:
       rate *= tf.where(iteration >= float(milestone), float(self.gamma), 1.0)
     return rate

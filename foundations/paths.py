@@ -2,9 +2,10 @@
 
 Layout: {output_dir}/trial{N}/level{L}/{experiment}/ for level-based runs,
 {output_dir}/trial{N}/train/ for single training runs,
-{output_dir}/trial{N}/{one_shot,tfmot_pruning}/remaining{P}/ for runs pruned to P% and
-{output_dir}/trial{N}/instability/{masks}/spawn{k}/ for instability analyses. Each run directory holds the files
-named below. A run is written into a hidden '.{name}.partial' sibling and renamed into place
+{output_dir}/trial{N}/{one_shot,tfmot_pruning,edge_popup,biprop}/remaining{P}/ for runs pruned
+to P% (edge_popup, biprop: masks learned on frozen weights, lottery_ticket.supermask) and
+{output_dir}/trial{N}/instability/{masks}/spawn{k}/ for instability analyses. Each run directory
+holds the files named below. A run is written into a hidden '.{name}.partial' sibling and renamed into place
 when complete, so a run directory exists only if the whole run finished.
 """
 
@@ -13,7 +14,9 @@ import shutil
 
 MASKS = 'masks.npz'
 INITIAL_WEIGHTS = 'initial.npz'
-FINAL_WEIGHTS = 'final.npz'
+FINAL_WEIGHTS = 'final.npz'  # the kernels the network computes with (binarized: α·sign(w)·m)
+FINAL_LATENT_WEIGHTS = 'final_latent.npz'  # --binarize: the latent real weights pruning ranks
+SCORES = 'scores.npz'  # supermask runs: the final scores
 METRICS = 'metrics.csv'
 SUMMARY = 'summary.json'
 TENSORBOARD = 'tensorboard'
@@ -29,7 +32,8 @@ def run_dir(output_dir, trial, level, experiment):
 
 
 def remaining_dir(output_dir, trial, experiment, percent_remaining):
-  """{output_dir}/trial{N}/{experiment}/remaining{P}/: a run pruned to P% (one-shot, tfmot)."""
+  """{output_dir}/trial{N}/{experiment}/remaining{P}/: a run pruned to P% (one-shot, tfmot,
+  learned masks)."""
   return os.path.join(trial_dir(output_dir, trial), experiment, f'remaining{percent_remaining:g}')
 
 

@@ -13,18 +13,23 @@ from foundations import save_restore
 from lottery_ticket import network as network_lib
 
 OPTIMIZERS = ('adam', 'sgd')  # foundations.optimizers (kept here: checking needs no TensorFlow)
+LR_SCHEDULES = ('step', 'cosine')  # foundations.optimizers.LR_SCHEDULES
 PRUNING = ('layerwise', 'global')
 EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune', 'instability',
-               'tfmot_pruning')
+               'tfmot_pruning', 'supermask')
 CONTROLS = ('none', 'random_prune')  # instability: analyse the masks themselves or a random mask
 REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs', 'signed_constant',
                 'reshuffle')
 # foundations.mask_criteria.CRITERIA (kept here: checking needs no TensorFlow)
 MASK_CRITERIA = ('magnitude', 'large_init', 'magnitude_increase', 'movement',
                  'large_final_same_sign', 'random')
+# supermask: the frozen weights (lottery_ticket.supermask); the first is the default.
+WEIGHT_INITS = ('signed_kaiming_constant', 'kaiming_normal', 'glorot')
 # Every random choice has its own stream, so e.g. changing the data order leaves θ0 unchanged.
 SEED_PURPOSES = ('init', 'data_order', 'validation_split', 'dropout', 'reinit', 'random_prune',
-                 'augment', 'copy_data_order', 'copy_augment', 'mask_criterion')
+                 'augment', 'copy_data_order', 'copy_augment', 'mask_criterion',
+                 'supermask_weights', 'supermask_scores')  # new purposes go last: earlier
+# seeds stay the same
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -41,7 +46,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
   trial: int = 1
   seed: int = 0
   levels: int = 0  # lottery: prune rounds after the dense level 0
-  percent_remaining: Tuple[float, ...] = ()  # one_shot and tfmot_pruning targets
+  percent_remaining: Tuple[float, ...] = ()  # one_shot, tfmot_pruning, supermask targets
   control_levels: Tuple[int, ...] = ()  # reinit / random_prune: lottery levels to control
   reinit_mode: str = 'glorot'
   mask_criterion: str = 'magnitude'  # lottery and one_shot: how survivors are ranked
@@ -56,6 +61,8 @@ class ExperimentConfig(network_lib.Hyperparameters):
   spawn_iterations: Tuple[int, ...] = (0,)  # instability: iterations k the copies start from
   interpolation_points: int = 30  # instability: evenly spaced α in [0, 1]
   control: str = 'none'  # instability: 'random_prune' analyses random masks of equal counts
+  binarize: bool = False  # kernels α·sign(w)·mask (binary-weight tickets; supermask: biprop)
+  weight_init: str = WEIGHT_INITS[0]  # supermask: the frozen weights
 
   def seed_for(self, purpose, *more):
     """A 31-bit seed for one purpose (see SEED_PURPOSES), fixed by --seed, --trial and `more`
@@ -77,7 +84,8 @@ class ExperimentConfig(network_lib.Hyperparameters):
         (self.levels >= 0, 'levels', 'an integer >= 0'),
         (all(0 < p <= 100 for p in self.percent_remaining), 'percent_remaining',
          'values in (0, 100]'),
-        (self.percent_remaining or self.experiment not in ('one_shot', 'tfmot_pruning'),
+        (self.percent_remaining or self.experiment not in ('one_shot', 'tfmot_pruning',
+                                                           'supermask'),
          'percent_remaining', 'at least one value in (0, 100]'),
         (all(level >= 0 for level in self.control_levels), 'level', 'integers >= 0'),
         (self.control_levels or self.experiment not in ('reinit', 'random_prune'), 'level',
@@ -91,6 +99,10 @@ class ExperimentConfig(network_lib.Hyperparameters):
         (all(m >= 1 for m in self.lr_milestones) and list(self.lr_milestones) == sorted(
             self.lr_milestones), 'lr_milestones', 'increasing iterations >= 1'),
         (self.lr_gamma > 0, 'lr_gamma', 'a number > 0'),
+        (self.lr_schedule in LR_SCHEDULES, 'lr_schedule', f'one of {LR_SCHEDULES}'),
+        (self.weight_init in WEIGHT_INITS, 'weight_init', f'one of {WEIGHT_INITS}'),
+        (not self.rewind_iteration or self.experiment != 'supermask', 'rewind_iteration',
+         '0 with supermask: its weights are frozen'),
         (self.warmup_iterations >= 0, 'warmup_iterations', 'an integer >= 0'),
         (self.pruning in PRUNING, 'pruning', f'one of {PRUNING}'),
         (0 <= self.rewind_iteration < self.training_iterations, 'rewind_iteration',
@@ -126,6 +138,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
         (not self.lr_milestones, 'lr_milestones', unsupported),
         (not self.warmup_iterations, 'warmup_iterations', unsupported),
         (not self.weight_decay, 'weight_decay', 'the default 0 with tfmot_pruning'),
+        (self.lr_schedule == 'step', 'lr_schedule', unsupported),
         (not self.augment, 'augment', 'false with tfmot_pruning'),
         (not self.rewind_iteration, 'rewind_iteration', '0: tfmot_pruning trains from θ0'),
         (not self.mixed_precision, 'mixed_precision', 'false with tfmot_pruning'),
@@ -171,33 +184,42 @@ RESULT_SETTINGS = ('network', 'dataset', 'training_iterations', 'batch_size', 'l
                    'dropout', 'eval_interval', 'validation_size', 'seed', 'jit_compile',
                    'optimizer', 'momentum', 'weight_decay', 'lr_milestones', 'lr_gamma',
                    'warmup_iterations', 'augment', 'pruning', 'rewind_iteration',
-                   'mixed_precision')
+                   'mixed_precision', 'lr_schedule', 'binarize')
 # What experiments recorded before a setting existed ran with.
 _EARLIER_DEFAULTS = dict(optimizer='adam', momentum=0.0, weight_decay=0.0, lr_milestones=[],
                          lr_gamma=0.1, warmup_iterations=0, augment=False, pruning='layerwise',
-                         rewind_iteration=0, mixed_precision=False)
+                         rewind_iteration=0, mixed_precision=False, lr_schedule='step',
+                         binarize=False)
 SETTINGS_FILE = 'experiment.json'
+# Learned masks share the lottery experiment's --output_dir (one report shows both) but train
+# with their own settings, recorded in their own file; --binarize picks their directory
+# (edge_popup/ or biprop/), so both kinds live side by side.
+SUPERMASK_SETTINGS_FILE = 'supermask.json'
+SUPERMASK_SETTINGS = tuple(s for s in RESULT_SETTINGS if s != 'binarize') + ('weight_init',)
+SHARED_SETTINGS = ('network', 'dataset', 'seed', 'validation_size')  # supermask vs experiment
 
 
-def _settings(config):
-  """RESULT_SETTINGS as JSON values (tuples become lists)."""
-  values = {name: getattr(config, name) for name in RESULT_SETTINGS}
+def settings_file(config):
+  """(file name, the settings it records) of `config`'s experiment."""
+  if config.experiment == 'supermask':
+    return SUPERMASK_SETTINGS_FILE, SUPERMASK_SETTINGS
+  return SETTINGS_FILE, RESULT_SETTINGS
+
+
+def _settings(config, names=RESULT_SETTINGS):
+  """The settings `names` as JSON values (tuples become lists)."""
+  values = {name: getattr(config, name) for name in names}
   return {name: list(v) if isinstance(v, tuple) else v for name, v in values.items()}
 
 
-def check_settings(config):
-  """Refuses an --output_dir whose recorded RESULT_SETTINGS differ from `config`'s.
-
-  Raises:
-    UserInputError listing every flag whose value differs from the recorded one.
-  """
-  path = os.path.join(config.output_dir, SETTINGS_FILE)
+def _check_recorded(config, file_name, names):
+  path = os.path.join(config.output_dir, file_name)
   if not os.path.exists(path):
     return
   recorded = dict(_EARLIER_DEFAULTS, **save_restore.load_json_object(path))
-  settings = _settings(config)
+  settings = _settings(config, names)
   differences = [f'--{name}={_flag_text(settings[name])} (was {_flag_text(recorded.get(name))})'
-                 for name in RESULT_SETTINGS if recorded.get(name) != settings[name]
+                 for name in names if recorded.get(name) != settings[name]
                  and settings[name] is not None]  # None: decided later (--jit_compile)
   if differences:
     raise errors.UserInputError(
@@ -205,8 +227,22 @@ def check_settings(config):
         f'{", ".join(differences)}; use those settings or another --output_dir')
 
 
+def check_settings(config):
+  """Refuses an --output_dir whose recorded settings differ from `config`'s (a supermask run:
+  its own supermask.json, and network, dataset, seed and validation split of experiment.json).
+
+  Raises:
+    UserInputError listing every flag whose value differs from the recorded one.
+  """
+  _check_recorded(config, *settings_file(config))
+  if config.experiment == 'supermask':
+    _check_recorded(config, SETTINGS_FILE, SHARED_SETTINGS)
+
+
 def record_settings(config):
-  """Writes {output_dir}/experiment.json (once; later runs are checked against it)."""
-  path = os.path.join(config.output_dir, SETTINGS_FILE)
+  """Writes {output_dir}/experiment.json, or supermask.json (once; later runs are checked
+  against it)."""
+  file_name, names = settings_file(config)
+  path = os.path.join(config.output_dir, file_name)
   if not os.path.exists(path):
-    save_restore.save_json(path, _settings(config))
+    save_restore.save_json(path, _settings(config, names))

@@ -19,6 +19,7 @@ from foundations import errors
 from foundations import interrupts
 from foundations import locking
 from foundations import mask_criteria
+from foundations import masked_layers
 from foundations import model_state
 from foundations import optimizers
 from foundations import paths
@@ -71,6 +72,9 @@ class Experiment:
       extra['channel_statistics'] = channel_statistics(self.dataset.train[0])
     self.model = spec.build(self.dataset.input_shape, self.dataset.num_classes, dropout_rate,
                             **extra)
+    if config.experiment == 'supermask':  # frozen weights, trainable scores
+      self.model = masked_layers.to_supermask(self.model)
+    masked_layers.set_binarize(self.model, config.binarize)  # before the trainer traces it
     self._trainer = None
     self._lock = None  # taken before the first write
 
@@ -86,7 +90,8 @@ class Experiment:
           self.model, optimizer, self.dataset.train, self.dataset.validation, self.dataset.test,
           jit_compile=config.jit_compile,
           schedule=optimizers.Schedule(config.learning_rate, config.lr_milestones,
-                                       config.lr_gamma, config.warmup_iterations),
+                                       config.lr_gamma, config.warmup_iterations,
+                                       config.lr_schedule, config.training_iterations),
           weight_decay=config.weight_decay,
           augment_seed=config.seed_for('augment') if config.augment else None,
           extra_splits={'train_subset': self.train_subset()}
@@ -115,6 +120,32 @@ class Experiment:
     weights = save_restore.load_arrays(path)
     model_state.check_arrays(weights, model_state.expected_weight_shapes(self.model), path)
     return weights
+
+  def load_final_weights(self, run_dir):
+    """The weights a finished run's pruning ranks: final.npz, or a binarized run's latent
+    weights (final_latent.npz)."""
+    latent = os.path.join(run_dir, paths.FINAL_LATENT_WEIGHTS)
+    if os.path.isfile(latent):
+      return self.load_weights(latent)
+    return self.load_weights(os.path.join(run_dir, paths.FINAL_WEIGHTS))
+
+  def run_outputs(self, result, masks):
+    """(masks, {file name: arrays}) a finished run records beyond the trainer's result.
+
+    A binarized run: final.npz holds the kernels it computes with, final_latent.npz the latent
+    weights (result.final_weights, which pruning ranks). A supermask run: masks.npz is the
+    learned mask, final.npz the effective kernels, scores.npz the scores.
+    """
+    if not self.config.binarize and self.config.experiment != 'supermask':
+      return masks, {}
+    effective = dict(result.final_weights, **masked_layers.effective_kernels(self.model))
+    if self.config.experiment == 'supermask':
+      learned = {name: layer.score_mask()
+                 for name, layer in masked_layers.supermask_layers(self.model).items()}
+      return learned, {paths.FINAL_WEIGHTS: effective,
+                       paths.SCORES: masked_layers.get_scores(self.model)}
+    return masks, {paths.FINAL_WEIGHTS: effective,
+                   paths.FINAL_LATENT_WEIGHTS: result.final_weights}
 
   def run_dir(self, level, experiment):
     return paths.run_dir(self.config.output_dir, self.config.trial, level, experiment)
@@ -203,7 +234,8 @@ class Experiment:
         learning_rate=config.learning_rate, eval_interval=config.eval_interval,
         dropout=config.dropout, optimizer=config.optimizer, momentum=config.momentum,
         weight_decay=config.weight_decay, lr_milestones=list(config.lr_milestones),
-        lr_gamma=config.lr_gamma, warmup_iterations=config.warmup_iterations,
+        lr_gamma=config.lr_gamma, lr_schedule=config.lr_schedule,
+        warmup_iterations=config.warmup_iterations, binarize=config.binarize,
         augment=config.augment, pruning=config.pruning, start_iteration=start_iteration,
         mask_criterion=config.mask_criterion,
         rewind_iteration=config.rewind_iteration, mixed_precision=config.mixed_precision,
@@ -262,8 +294,9 @@ class Experiment:
           f'{e.iteration}/{config.training_iterations}; checkpoint saved') from None
     finally:
       tensorboard.close()
+    masks, arrays = self.run_outputs(result, masks)
     summary = recording.summarize(result, masks, details)
-    recording.write_run(partial, result, masks, summary)
+    recording.write_run(partial, result, masks, summary, arrays)
     paths.commit(partial, final_dir)
     progress.print_done(label, summary)
     interrupts.raise_if_requested(f'[{label}] interrupted by {{signal}} as it finished; run saved')

@@ -18,6 +18,7 @@ class Hyperparameters:
     weight_decay: L2 coefficient added to the gradient (PyTorch's coupled form).
     lr_milestones: iterations at which the learning rate is multiplied by lr_gamma.
     lr_gamma: the factor applied at each milestone.
+    lr_schedule: 'step' (the milestones) or 'cosine' (decay to 0 at training_iterations).
     warmup_iterations: linear warmup of the learning rate from 0 over this many iterations.
     augment: random flip, 4-pixel pad and crop of every training batch.
     eval_interval: iterations between evaluations of validation and test.
@@ -32,6 +33,7 @@ class Hyperparameters:
   weight_decay: float = 0.0
   lr_milestones: Tuple[int, ...] = ()
   lr_gamma: float = 0.1
+  lr_schedule: str = 'step'
   warmup_iterations: int = 0
   augment: bool = False
   eval_interval: int = 100
@@ -54,6 +56,8 @@ class NetworkSpec:
     hyperparameters: defaults without dropout or warmup.
     dropout_hyperparameters: defaults with --dropout (None: the network has no dropout variant).
     warmup_hyperparameters: defaults with --warmup (None: no warmup variant).
+    supermask_hyperparameters: defaults of the supermask experiment, edge-popup's training of
+      the scores (None: the network has no supermask experiment).
     dropout_rate: the rate used with --dropout.
     jit_compile: whether XLA speeds this network up on CPU (the --jit_compile default without a
       GPU). It does for dense networks (1.8x for LeNet); its CPU convolutions are far slower.
@@ -69,6 +73,7 @@ class NetworkSpec:
   hyperparameters: Hyperparameters
   dropout_hyperparameters: Optional[Hyperparameters] = None
   warmup_hyperparameters: Optional[Hyperparameters] = None
+  supermask_hyperparameters: Optional[Hyperparameters] = None
   dropout_rate: float = 0.5
   jit_compile: bool = True
   pruning: str = 'layerwise'
@@ -78,6 +83,17 @@ class NetworkSpec:
   @property
   def globally_pruned_layers(self):
     return tuple(name for name, rate in self.prune_rates.items() if rate > 0)
+
+
+def supermask_hyperparameters(train_examples, epochs=100, batch_size=128):
+  """Edge-popup's (Ramanujan et al. 2020) training of the scores: SGD 0.1, momentum 0.9, weight
+  decay 1e-4, cosine schedule, batch 128, 100 epochs of the default dataset's training split
+  (after the validation split), evaluated once per epoch."""
+  epoch_iterations = train_examples // batch_size
+  return Hyperparameters(
+      learning_rate=0.1, training_iterations=epochs * epoch_iterations, batch_size=batch_size,
+      optimizer='sgd', momentum=0.9, weight_decay=1e-4, lr_schedule='cosine',
+      eval_interval=epoch_iterations)
 
 
 def lazy_build(module_name, function_name='build', *leading_args):

@@ -63,7 +63,7 @@ def _dense_run(experiment, initial):
   """
   final_dir = experiment.run_dir(0, 'lottery')
   if completed(final_dir) is not None:
-    return experiment.load_weights(os.path.join(final_dir, paths.FINAL_WEIGHTS))
+    return experiment.load_final_weights(final_dir)
   _, result = experiment.train(final_dir, experiment.full_masks(), initial,
                                _label(experiment, 0, 'lottery'),
                                capture=rewinding.capture(experiment), experiment='lottery',
@@ -90,7 +90,7 @@ def lottery(experiment):
     final_dir = experiment.run_dir(level, kind)
     if completed(final_dir) is not None:
       masks = experiment.load_masks(os.path.join(final_dir, paths.MASKS))
-      final = experiment.load_weights(os.path.join(final_dir, paths.FINAL_WEIGHTS))
+      final = experiment.load_final_weights(final_dir)
       continue
     if start_weights is None:
       start_weights, start = rewinding.start_point(experiment, original)

@@ -22,6 +22,7 @@ from lottery_ticket import datasets
 from lottery_ticket import preflight
 
 FLAGS = flags.FLAGS
+BINARIZE_EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune', 'supermask')
 
 
 def define_flags(experiment, networks, default_dataset):
@@ -46,6 +47,9 @@ def define_flags(experiment, networks, default_dataset):
   flags.DEFINE_list('lr_milestones', None,
                     'Iterations at which the learning rate is multiplied by --lr_gamma.')
   flags.DEFINE_float('lr_gamma', None, 'Learning-rate factor at each milestone (default 0.1).')
+  flags.DEFINE_enum('lr_schedule', None, list(config_lib.LR_SCHEDULES),
+                    'step: the milestones; cosine: decay to 0 at --training_iterations '
+                    '(default: the paper\'s; cosine for supermask).')
   flags.DEFINE_integer('warmup_iterations', None,
                        'Linear learning-rate warmup from 0 over this many iterations.')
   flags.DEFINE_boolean('warmup', False,
@@ -83,6 +87,17 @@ def define_flags(experiment, networks, default_dataset):
   if experiment in ('one_shot', 'tfmot_pruning'):
     flags.DEFINE_list('percent_remaining', ['51.3', '21.1', '7.0', '3.6'],
                       'Percent of weights to keep, each in (0, 100]; comma-separated.')
+  if experiment == 'supermask':
+    flags.DEFINE_list('percent_remaining', ['50', '30', '10'],
+                      'Percent of each layer\'s weights the learned mask keeps, each in (0, 100]; '
+                      'comma-separated; one run per value.')
+    flags.DEFINE_enum('weight_init', config_lib.WEIGHT_INITS[0], list(config_lib.WEIGHT_INITS),
+                      'The frozen weights, fan scaled by the kept fraction: sign(w)·sqrt(2/fan_in) '
+                      '(edge-popup\'s best), Kaiming normal, or the network\'s Gaussian Glorot.')
+  if experiment in BINARIZE_EXPERIMENTS:
+    flags.DEFINE_boolean('binarize', False,
+                         'Binary weights: kernels α·sign(w)·mask, α = mean |w| kept in the layer '
+                         '(supermask: biprop; else straight-through training of latent weights).')
   if experiment in ('reinit', 'random_prune'):
     flags.DEFINE_list('level', ['3'], 'Lottery levels whose masks to control; comma-separated.')
   if experiment == 'instability':
@@ -123,7 +138,10 @@ def config_from_flags(experiment, networks):
   spec = networks[FLAGS.network]
   if not FLAGS.output_dir:
     raise errors.UserInputError('--output_dir: required (where to write the experiment)')
-  defaults = _default_hyperparameters(spec)
+  if experiment == 'supermask' and spec.supermask_hyperparameters is None:
+    raise errors.UserInputError(
+        f'--network={spec.name}: supermask trains LeNet-300-100 and Conv-2/4/6 only')
+  defaults = _default_hyperparameters(spec, experiment)
   optional = {}
   if experiment == 'lottery':
     optional['levels'] = FLAGS.levels
@@ -132,7 +150,7 @@ def config_from_flags(experiment, networks):
   if experiment == 'tfmot_pruning' and spec.normalize_inputs:
     raise errors.UserInputError(
         f'--network={spec.name}: tfmot_pruning trains LeNet-300-100 and Conv-2/4/6 only')
-  if experiment in ('one_shot', 'tfmot_pruning'):
+  if experiment in ('one_shot', 'tfmot_pruning', 'supermask'):
     optional['percent_remaining'] = _numbers('percent_remaining', FLAGS.percent_remaining, float)
   if experiment in ('reinit', 'random_prune', 'instability'):
     optional['control_levels'] = _numbers('level', FLAGS.level, int)
@@ -144,6 +162,10 @@ def config_from_flags(experiment, networks):
     optional['reinit_mode'] = FLAGS.reinit_mode
   if experiment == 'train':
     optional.update(masks=FLAGS.masks, presets=FLAGS.presets)
+  if experiment == 'supermask':
+    optional['weight_init'] = FLAGS.weight_init
+  if experiment in BINARIZE_EXPERIMENTS:
+    optional['binarize'] = FLAGS.binarize
   hyperparameters = {
       field.name: _or_default(getattr(FLAGS, field.name), getattr(defaults, field.name))
       for field in dataclasses.fields(defaults)
@@ -167,10 +189,16 @@ def config_from_flags(experiment, networks):
       mixed_precision=FLAGS.mixed_precision, **hyperparameters, **optional)
 
 
-def _default_hyperparameters(spec):
-  """The paper's settings for --network, or for its --dropout or --warmup variant."""
+def _default_hyperparameters(spec, experiment):
+  """The paper's settings for --network, or for its --dropout or --warmup variant; edge-popup's
+  for the supermask experiment."""
   if FLAGS.dropout and FLAGS.warmup:
     raise errors.UserInputError('--dropout and --warmup: choose one variant')
+  if experiment == 'supermask':
+    for variant in ('dropout', 'warmup'):
+      if getattr(FLAGS, variant):
+        raise errors.UserInputError(f'--{variant}: supermask has no {variant} variant')
+    return spec.supermask_hyperparameters
   if FLAGS.dropout:
     if spec.dropout_hyperparameters is None:
       raise errors.UserInputError(f'--dropout: {spec.name} has no dropout variant')
@@ -189,9 +217,11 @@ def _run(experiment, config, spec, dataset):
   from lottery_ticket import experiment as experiment_lib
   from lottery_ticket import instability
   from lottery_ticket import protocols
+  from lottery_ticket import supermask
   from lottery_ticket import tfmot_pruning
   protocol = dict(protocols.PROTOCOLS, instability=instability.instability,
-                  tfmot_pruning=tfmot_pruning.tfmot_pruning)[experiment]
+                  tfmot_pruning=tfmot_pruning.tfmot_pruning,
+                  supermask=supermask.supermask)[experiment]
   built = experiment_lib.Experiment(config, spec, dataset)
   try:
     protocol(built)

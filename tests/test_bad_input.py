@@ -398,6 +398,30 @@ CASES = [
           '--pruning=global: expected layerwise'),
     _case('tfmot_deep_network', f'{CONV}.tfmot_pruning', ['--network=resnet20'],
           '--network=resnet20: tfmot_pruning trains LeNet-300-100 and Conv-2/4/6 only'),
+    # Learned masks (edge-popup, biprop), binary weights, the cosine schedule.
+    _case('supermask_percent_remaining_zero', f'{MNIST}.supermask', ['--percent_remaining=0'],
+          '--percent_remaining=0: expected values in (0, 100]'),
+    _case('supermask_percent_remaining_text', f'{MNIST}.supermask',
+          ['--percent_remaining=50,half'], '--percent_remaining=50,half: expected comma-separated'),
+    _case('supermask_percent_remaining_empty', f'{CONV}.supermask', ['--percent_remaining='],
+          '--percent_remaining=: expected at least one value'),
+    _case('supermask_unknown_weight_init', f'{MNIST}.supermask', ['--weight_init=xavier'],
+          '--weight_init=xavier'),
+    _case('supermask_deep_network', f'{CONV}.supermask', ['--network=resnet20'],
+          '--network=resnet20: supermask trains LeNet-300-100 and Conv-2/4/6 only'),
+    _case('supermask_dropout', f'{MNIST}.supermask', ['--dropout'],
+          '--dropout: supermask has no dropout variant'),
+    _case('supermask_other_lottery_seed', f'{MNIST}.supermask', ['--seed=0'],
+          '--seed=0 (was 3)', lambda d: config_lib.record_settings(config_lib.ExperimentConfig(
+              experiment='lottery', network='lenet300_100', dataset='mnist', output_dir=d['out'],
+              training_iterations=20, learning_rate=1.2e-3, validation_size=100, seed=3))),
+    _case('supermask_rewind', f'{MNIST}.supermask', ['--rewind_iteration=5'],
+          '--rewind_iteration=5: expected 0 with supermask'),
+    _case('unknown_lr_schedule', f'{MNIST}.train', ['--lr_schedule=linear'],
+          '--lr_schedule=linear'),
+    _case('binarize_not_boolean', f'{MNIST}.one_shot', ['--binarize=maybe'], '--binarize'),
+    _case('binarize_on_an_unbinarized_experiment', f'{MNIST}.lottery_experiment',
+          ['--binarize'], '--binarize=True (was False)', _record_default_settings),
 ]
 
 

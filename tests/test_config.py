@@ -1,5 +1,6 @@
 """The recorded settings of an output directory, across versions of the settings."""
 
+import dataclasses
 import json
 import os
 
@@ -43,3 +44,19 @@ def test_recorded_tuples_compare_equal_to_their_json_lists(tmp_path):
   config = _config(str(tmp_path), lr_milestones=(50, 80), optimizer='sgd', momentum=0.9)
   config_lib.record_settings(config)
   config_lib.check_settings(config)
+
+
+def test_supermask_settings_have_their_own_file_but_share_network_data_and_seed(tmp_path):
+  config_lib.record_settings(_config(str(tmp_path)))
+  learned = _config(str(tmp_path), experiment='supermask', learning_rate=0.1, optimizer='sgd',
+                    momentum=0.9, lr_schedule='cosine', percent_remaining=(50.0,))
+  config_lib.check_settings(learned)  # other training settings: accepted
+  config_lib.record_settings(learned)
+  assert os.path.isfile(os.path.join(tmp_path, config_lib.SUPERMASK_SETTINGS_FILE))
+  config_lib.check_settings(dataclasses.replace(learned, binarize=True))  # biprop beside it
+  with pytest.raises(errors.UserInputError, match=r'--weight_init=glorot'):
+    config_lib.check_settings(dataclasses.replace(learned, weight_init='glorot'))
+  with pytest.raises(errors.UserInputError, match=r'--seed=4 \(was 0\)'):
+    config_lib.check_settings(dataclasses.replace(learned, seed=4))
+  with pytest.raises(errors.UserInputError, match=r'--lr_schedule=cosine \(was step\)'):
+    config_lib.check_settings(_config(str(tmp_path), lr_schedule='cosine'))

@@ -37,6 +37,19 @@ def test_warmup_is_linear_from_zero_then_steps():
       0.1, 10_000, (56_240, 84_360))
 
 
+def test_cosine_schedule_decays_to_zero_at_the_end_after_the_warmup():
+  hp = constants.NETWORKS['conv4'].supermask_hyperparameters
+  assert (hp.training_iterations, hp.batch_size, hp.lr_schedule, hp.eval_interval) == (
+      35_100, 128, 'cosine', 351)
+  schedule = optimizers.Schedule(0.1, kind='cosine', total_iterations=1000)
+  assert not schedule.is_constant
+  assert [_rate(schedule, i) for i in (0, 250, 500, 750, 1000)] == pytest.approx(
+      [0.1, 0.05 * (1 + np.cos(np.pi / 4)), 0.05, 0.05 * (1 - np.cos(np.pi / 4)), 0.0], abs=1e-7)
+  warm = optimizers.Schedule(0.1, warmup_iterations=100, kind='cosine', total_iterations=1100)
+  assert [_rate(warm, i) for i in (0, 50, 100, 600, 1100)] == pytest.approx(
+      [0.0, 0.05, 0.1, 0.05, 0.0], abs=1e-7)
+
+
 def test_torch_sgd_momentum_follows_pytorch_across_a_learning_rate_step():
   variable = tf.Variable([1.0, -2.0])
   sgd = optimizers.TorchSGD(0.1, momentum=0.9)

@@ -26,7 +26,8 @@ DATASET_NAMES = {'mnist': 'MNIST', 'fashion_mnist': 'Fashion-MNIST', 'cifar10': 
 KIND_COLORS = {'lottery': 'tab:blue', 'one_shot': 'tab:green', 'reinit': 'tab:orange',
                'reinit_sample_original': 'tab:red', 'reinit_sample_original_signs': 'tab:purple',
                'reinit_signed_constant': 'tab:pink', 'reinit_reshuffle': 'tab:cyan',
-               'random_prune': 'tab:brown', 'train': 'tab:gray', 'tfmot_pruning': 'tab:olive'}
+               'random_prune': 'tab:brown', 'train': 'tab:gray', 'tfmot_pruning': 'tab:olive',
+               'edge_popup': 'tab:cyan', 'biprop': 'tab:pink'}
 FIGURE1_KINDS = ('lottery',) + summary_lib.CONTROL_KINDS + summary_lib.BASELINE_KINDS
 FIGURE4_KINDS = ('lottery', 'one_shot') + tuple(k for k in summary_lib.CONTROL_KINDS
                                                 if k.startswith('reinit'))

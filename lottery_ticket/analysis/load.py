@@ -1,12 +1,11 @@
 """Reading an experiment directory into one table: a row per run and evaluation iteration.
 
 The runners write {experiment_dir}/trial{N}/level{L}/{kind}/,
-.../trial{N}/{one_shot,one_shot_{criterion},tfmot_pruning}/remaining{P}/ and
-.../trial{N}/train/, each with
-summary.json (written last) and metrics.csv. Hidden '.NAME.partial' directories are runs in
-progress; they, runs whose files cannot be read and runs whose summary has a status other than
-'complete' (e.g. 'diverged') are skipped and listed in `df.attrs['skipped']` as (path, reason)
-pairs.
+.../trial{N}/{one_shot,one_shot_{criterion},tfmot_pruning,edge_popup,biprop}/remaining{P}/
+and .../trial{N}/train/, each with summary.json (written last) and metrics.csv. Hidden
+'.NAME.partial' directories are runs in progress; they, runs whose files cannot be read and runs
+whose summary has a status other than 'complete' (e.g. 'diverged') are skipped and listed in
+`df.attrs['skipped']` as (path, reason) pairs.
 """
 
 import json
@@ -23,7 +22,8 @@ METRIC_COLUMNS = ('train_loss', 'train_accuracy', 'validation_loss', 'validation
 RUN_COLUMNS = ('run', 'trial', 'level', 'kind', 'percent_remaining')
 COLUMNS = RUN_COLUMNS + ('iteration',) + METRIC_COLUMNS
 IN_PROGRESS = 'in progress'
-PERCENT_GROUPS = ('one_shot', 'tfmot_pruning', 'edge_popup', 'biprop')  # trial{N}/{group}/remaining{P}/
+# trial{N}/{group}/remaining{P}/
+PERCENT_GROUPS = ('one_shot', 'tfmot_pruning', 'edge_popup', 'biprop')
 _TRIAL = re.compile(r'trial(\d+)$')
 _PARTIAL = re.compile(r'\.(.+)\.partial$')
 
@@ -61,17 +61,18 @@ def find_run_dirs(experiment_dir):
 
 def run_kind(summary):
   """'lottery', 'reinit', 'reinit_sample_original', 'random_prune', 'one_shot',
-  'tfmot_pruning', 'train', ...; another mask criterion than magnitude is appended to lottery
-  and one_shot ('lottery_movement'), another reinit mode than glorot to reinit."""
+  'tfmot_pruning', 'edge_popup', 'biprop' (learned masks), 'train', ...; another mask criterion
+  than magnitude is appended to lottery and one_shot ('lottery_movement'), another reinit mode
+  than glorot to reinit."""
   kind = summary['experiment']
+  if kind == 'supermask':
+    return summary.get('kind', 'edge_popup')
   mode = summary.get('reinit_mode')
   criterion = summary.get('mask_criterion', 'magnitude')
   if kind == 'reinit' and mode and mode != 'glorot':
     kind = f'reinit_{mode}'
   if kind in ('lottery', 'one_shot') and criterion != 'magnitude':
     kind = f'{kind}_{criterion}'
-  if kind == 'supermask':
-    kind = 'biprop' if summary.get('binarize') else 'edge_popup'
   return kind
 
 

@@ -22,8 +22,8 @@ KIND_LABELS = {
     'reinit_sample_original_signs': 'random reinit (original signs)',
     'random_prune': 'random pruning',
     'tfmot_pruning': 'tfmot gradual magnitude pruning',
-    'edge_popup': 'learned mask on frozen weights (edge-popup)',
-    'biprop': 'learned mask on binary weights (biprop)',
+    'edge_popup': 'mask learned on frozen weights (edge-popup)',
+    'biprop': 'binary mask learned on frozen weights (biprop)',
     'train': 'single training run',
 }
 CONTROL_KINDS = ('reinit', 'reinit_sample_original', 'reinit_sample_original_signs',
