@@ -156,7 +156,7 @@ def test_mask_criteria_and_learned_masks_are_compared(hand_made, tmp_path):
   text = open(written['report.md']).read()
   assert '| iterative pruning, movement | 80 | 1 | 89.00% | 90.00% | 42.00% |' in text
   assert '| one-shot pruning, random | 50 | 1 | 70.00% | 70.00% | 10.00% |' in text
-  assert ('| learned mask on frozen weights (edge-popup) | 50 | 1 | 88.00% | 88.00% | '
+  assert ('| mask learned on frozen weights (edge-popup) | 50 | 1 | 88.00% | 88.00% | '
           '30.00% |') in text
   for name in ('figure_criteria.png', 'figure_learned_masks.png'):
     assert f']({name})' in text and os.path.getsize(written[name]) > 0

@@ -37,14 +37,15 @@ def test_top_mask_keeps_exactly_k_and_drops_lower_indices_first_among_ties():
       mask = top_mask(tf.constant(scores), tf.constant(float(keep))).numpy()
       assert mask.sum() == keep
       # the reference: pruning.py's order (|score|, then position), the first n - keep removed
-      expected = pruning.prune_layer(np.ones_like(scores), scores, (9 - keep) / 9)
+      expected = pruning.prune_layer(np.ones_like(scores), np.abs(scores), (9 - keep) / 9)
       np.testing.assert_array_equal(mask, expected)
   random = np.random.default_rng(0).integers(-3, 4, (50, 40)).astype(np.float32)  # many ties
   for fraction in (0.5, 0.1, 0.013):
     keep = masked_layers.keep_count(fraction, random.size)
     mask = compiled(tf.constant(random), tf.constant(float(keep))).numpy()
     assert mask.sum() == keep
-    expected = pruning.prune_layer(np.ones_like(random), random, (random.size - keep) / random.size)
+    expected = pruning.prune_layer(np.ones_like(random), np.abs(random),
+                                   (random.size - keep) / random.size)
     np.testing.assert_array_equal(mask, expected)
 
 
@@ -234,7 +235,8 @@ def test_binarized_lottery_prunes_latent_weights(idx_dataset, tmp_path):
       previous = f'{out}/trial1/level{level - 1}/lottery'
       expected = pruning.prune_by_percent(
           rates, save_restore.load_arrays(f'{previous}/masks.npz'),
-          save_restore.load_arrays(f'{previous}/final_latent.npz'))
+          {k: np.abs(v) for k, v in
+           save_restore.load_arrays(f'{previous}/final_latent.npz').items()})
       for name, mask in masks.items():
         np.testing.assert_array_equal(mask, expected[name])
   # An unbinarized run refuses this directory.
