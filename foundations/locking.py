@@ -174,3 +174,28 @@ class RunClaim:
     fcntl.flock(self._fd, fcntl.LOCK_UN)
     os.close(self._fd)
     self._fd = None
+
+
+def remove_abandoned_claim(run_dir):
+  """Deletes the claim file of `run_dir` if its claimant is dead (e.g. killed after the run was
+  recorded, before it released the claim); a live claimant's claim stays."""
+  path = claim_path(run_dir)
+  try:
+    fd = os.open(path, os.O_RDWR)
+  except FileNotFoundError:
+    return
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    os.close(fd)
+    return
+  try:
+    record = _read(fd)
+    age = time.time() - os.fstat(fd).st_mtime
+    local = isinstance(record, dict) and record.get('host') == socket.gethostname()
+    if (local or age > STALE_SECONDS) and os.fstat(fd).st_ino == os.stat(path).st_ino:
+      os.remove(path)
+  except OSError:
+    pass
+  finally:
+    os.close(fd)

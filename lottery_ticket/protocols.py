@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from foundations import errors
+from foundations import locking
 from foundations import model_state
 from foundations import paths
 from foundations import pruning
@@ -27,6 +28,7 @@ def completed(final_dir):
   """The summary of a finished run in final_dir, or None; a diverged run stops the protocol."""
   if not paths.is_complete(final_dir):
     return None
+  locking.remove_abandoned_claim(final_dir)  # a claimant killed as it finished
   summary = save_restore.load_json_object(os.path.join(final_dir, paths.SUMMARY))
   if summary.get('status') == 'diverged':
     raise errors.TrainingDivergedError(
