@@ -131,10 +131,7 @@ def _control_inputs(experiment):
   return masks, experiment.original_initial_weights()
 
 
-def control_name(name, control_trial):
-  """The run directory name of control `control_trial` of a ticket: `name` for the first (as
-  before controls had several trials), '{name}_control{k}' for k >= 2."""
-  return name if control_trial == 1 else f'{name}_control{control_trial}'
+control_name = paths.control_name
 
 
 def control_seed(experiment, purpose, control_trial):

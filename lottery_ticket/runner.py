@@ -97,7 +97,7 @@ def define_flags(experiment, networks, default_dataset):
     flags.DEFINE_list('spawn_iterations', ['0'],
                       'Iterations k at which the two copies split; comma-separated.')
     flags.DEFINE_integer('interpolation_points', 30, 'Evenly spaced α values in [0, 1].')
-  if experiment in ('reinit', 'random_prune', 'sweep'):
+  if experiment in ('reinit', 'random_prune'):
     flags.DEFINE_integer('control_trials', 1,
                          'Controls per ticket, each with its own seeds (1: level{L}/{kind}/; '
                          'k >= 2: level{L}/{kind}_control{k}/).')

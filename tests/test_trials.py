@@ -4,6 +4,7 @@ separate --trial processes give; and --control_trials' seeds and directories."""
 import dataclasses
 import glob
 import os
+import shutil
 
 import numpy as np
 
@@ -75,3 +76,31 @@ def test_reconfigured_dropout_and_augmentation_seeds_match_a_new_process(tmp_pat
     np.testing.assert_array_equal(actual, expected)
     assert not np.array_equal(actual, before)
   assert trainer._default_augment_seed == fresh._default_augment_seed  # pylint: disable=protected-access
+
+
+def test_control_trials_have_their_own_seeds_and_directories_and_are_aggregated(
+    lenet_ticket, idx_dataset, tmp_path):
+  from lottery_ticket.analysis import load  # pylint: disable=g-import-not-at-top
+  from lottery_ticket.analysis import summary  # pylint: disable=g-import-not-at-top
+  output_dir = str(tmp_path / 'controls')
+  shutil.copytree(lenet_ticket, output_dir)
+  for runner in ('reinitialize', 'random_prune'):
+    process = conftest.run_module(f'mnist_fc.runners.{runner}', '--level=3',
+                                  '--control_trials=2', *conftest.small_run_flags(
+                                      idx_dataset, output_dir))
+    assert process.returncode == 0, process.stderr[-3000:]
+  level3 = os.path.join(output_dir, 'trial1', 'level3')
+  for name, array in (('reinit', 'initial.npz'), ('random_prune', 'masks.npz')):
+    first, second = (os.path.join(level3, d) for d in (name, f'{name}_control2'))
+    assert 'control_trial' not in conftest.read_summary(first)  # as before --control_trials
+    assert conftest.read_summary(second)['control_trial'] == 2
+    with np.load(os.path.join(first, array)) as a, np.load(os.path.join(second, array)) as b:
+      assert not np.array_equal(a['hidden1' if name == 'random_prune' else 'hidden1/kernel'],
+                                b['hidden1' if name == 'random_prune' else 'hidden1/kernel'])
+  table = summary.summarize(load.load_experiment(output_dir))
+  for kind in ('reinit', 'random_prune'):
+    row = table[table['kind'] == kind].iloc[0]
+    assert (row['trials'], row['runs']) == (1, 2)
+  bad = conftest.run_module('mnist_fc.runners.reinitialize', '--level=3', '--control_trials=0',
+                            *conftest.small_run_flags(idx_dataset, output_dir))
+  assert bad.returncode == 2 and bad.stderr.startswith('error: --control_trials=0')
