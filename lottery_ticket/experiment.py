@@ -70,6 +70,7 @@ class Experiment:
     self._trainer = None
     self._settings_recorded = False  # experiment.json checked and written before the first write
     self._reseed = False  # reconfigured for another trial: the trainer needs its seeds
+    self.trained_runs = 0  # runs this experiment trained and recorded (not found recorded)
 
   def _build_model(self):
     spec, config = self.spec, self.config
@@ -199,8 +200,7 @@ class Experiment:
 
   def claim_run(self, final_dir):
     """A locking.RunClaim on the run `final_dir` (raises locking.RunClaimed if a live process
-    holds it); the settings are checked and recorded first."""
-    self.claim_output_dir()
+    holds it). The settings are recorded (claim_output_dir) before the run's first write."""
     return locking.RunClaim(final_dir)
 
   def close(self):
@@ -308,6 +308,7 @@ class Experiment:
     resume = checkpointer.load() if os.path.isdir(partial) else None
     if resume is not None:
       self.trainer.check_state(resume, checkpointer.path)  # before anything is written
+    self.claim_output_dir()
     if resume is None:
       paths.start(final_dir)
     else:
@@ -341,6 +342,7 @@ class Experiment:
     summary = recording.summarize(result, masks, details)
     recording.write_run(partial, result, masks, summary)
     paths.commit(partial, final_dir)
+    self.trained_runs += 1
     progress.print_done(label, summary)
     interrupts.raise_if_requested(f'[{label}] interrupted by {{signal}} as it finished; run saved')
     return summary, result

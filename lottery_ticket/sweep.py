@@ -231,6 +231,9 @@ class Sweep:
       print(f'sweep: {task.label} done in {answer["seconds"]:.0f} s', file=self.stream,
             flush=True)
       self._changed = True
+    elif answer['status'] == 'found':
+      self.done.add(task.run_dir)
+      self._changed = True
     elif answer['status'] == 'claimed':
       self.retry_at[task.run_dir] = time.monotonic() + RETRY_SECONDS
     else:

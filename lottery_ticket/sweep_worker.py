@@ -2,8 +2,9 @@
 
 The worker reads JSON lines on stdin: first {'config': ExperimentConfig fields, 'threads': n},
 then one task per line ({'id', 'experiment', 'trial', 'level', 'percent', 'control_trial'}).
-For each it answers one JSON line on its original stdout: {'id', 'status': 'done', 'claimed'
-(a live process holds the run) or 'failed', 'message', 'seconds'}. Everything the runs print goes
+For each it answers one JSON line on its original stdout: {'id', 'status': 'done', 'found' (recorded by
+another process meanwhile), 'claimed' (a live process holds the run) or 'failed', 'message',
+'seconds'}. Everything the runs print goes
 to stderr (the sweep's log file). One Experiment, with its compiled trainer, serves every task
 (Experiment.reconfigure), so tasks after the first pay no TensorFlow start-up or tracing.
 """
@@ -48,6 +49,7 @@ class Worker:
     self._dataset = None  # (trial, Dataset)
 
   def run(self, task):
+    """Runs `task`; False if its run was found recorded (by another process)."""
     # pylint: disable=g-import-not-at-top  (TensorFlow: imported by main before the first task)
     from lottery_ticket import experiment as experiment_lib
     from lottery_ticket import protocols
@@ -60,7 +62,9 @@ class Worker:
       self.experiment = experiment_lib.Experiment(config, self.spec, dataset)
     else:
       self.experiment = self.experiment.reconfigure(config, dataset)
+    trained = self.experiment.trained_runs
     protocols.PROTOCOLS[config.experiment](self.experiment)
+    return self.experiment.trained_runs > trained
 
 
 def _answer(stream, task, status, message='', seconds=0.0):
@@ -89,7 +93,7 @@ def main():
         task = json.loads(line)
         start = time.monotonic()
         try:
-          worker.run(task)
+          trained = worker.run(task)
         except locking.RunClaimed as e:
           _answer(answers, task, 'claimed', e.holder)
           continue
@@ -103,7 +107,7 @@ def main():
           _answer(answers, task, 'failed', errors.os_error_message(e, 'output_dir',
                                                                    base.output_dir))
           continue
-        _answer(answers, task, 'done', seconds=time.monotonic() - start)
+        _answer(answers, task, 'done' if trained else 'found', seconds=time.monotonic() - start)
     except interrupts.Interrupted as e:
       print(f'{e}', file=sys.stderr, flush=True)
       sys.exit(e.exit_status)
