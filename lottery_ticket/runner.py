@@ -207,7 +207,8 @@ def config_from_flags(experiment, networks):
   return config_lib.ExperimentConfig(
       experiment=experiment, network=spec.name, dataset=FLAGS.dataset,
       dataset_path=FLAGS.dataset_path, output_dir=FLAGS.output_dir,
-      dropout=FLAGS.dropout, validation_size=FLAGS.validation_size, trial=trials_from_flags()[0],
+      dropout=FLAGS.dropout, validation_size=FLAGS.validation_size,
+      trial=trials_from_flags()[0],
       seed=FLAGS.seed, jit_compile=FLAGS.jit_compile,
       progress_seconds=FLAGS.progress_seconds, checkpoint_interval=FLAGS.checkpoint_interval,
       pruning=_or_default(FLAGS.pruning, spec.pruning), rewind_iteration=FLAGS.rewind_iteration,

@@ -170,3 +170,22 @@ def test_corrupt_checkpoint_is_detected(tmp_path):
     f.write(b'PK\x03\x04 garbage')
   with pytest.raises(errors.UserInputError, match='checkpoint.npz'):
     checkpointing.Checkpointer(path).load()
+
+
+def test_run_claim_is_exclusive_and_a_stale_claim_of_another_host_is_taken_over(tmp_path):
+  from foundations import locking  # pylint: disable=g-import-not-at-top
+  run_dir = str(tmp_path / 'trial1' / 'level0' / 'lottery')
+  claim = locking.RunClaim(run_dir)
+  with pytest.raises(locking.RunClaimed, match=f'pid {os.getpid()}@{socket.gethostname()}'):
+    locking.RunClaim(run_dir)
+  claim.release()
+  assert not os.path.exists(locking.claim_path(run_dir))
+  path = locking.claim_path(run_dir)
+  with open(path, 'w') as f:  # a live claimant on another machine: fresh heartbeat
+    f.write('{"host": "elsewhere", "pid": 7, "token": "x", "started": "then"}')
+  with pytest.raises(locking.RunClaimed, match='pid 7@elsewhere'):
+    locking.RunClaim(run_dir)
+  old = os.path.getmtime(path) - locking.STALE_SECONDS - 1  # its heartbeat stopped
+  os.utime(path, (old, old))
+  locking.RunClaim(run_dir).release()
+  assert not os.path.exists(path)
