@@ -31,6 +31,12 @@ def run_dir(output_dir, trial, level, experiment):
   return os.path.join(trial_dir(output_dir, trial), f'level{level}', experiment)
 
 
+def control_name(name, control_trial):
+  """The run directory name of control number `control_trial` of a ticket (e.g. 'reinit'):
+  `name` for the first, '{name}_control{k}' for k >= 2."""
+  return name if control_trial == 1 else f'{name}_control{control_trial}'
+
+
 def remaining_dir(output_dir, trial, experiment, percent_remaining):
   """{output_dir}/trial{N}/{experiment}/remaining{P}/: a run pruned to P% (one-shot, tfmot,
   learned masks)."""

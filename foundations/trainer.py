@@ -53,6 +53,14 @@ class _EvalSplit:
   """A split on the device, padded to whole evaluation batches, with 0-weights on the padding."""
 
   def __init__(self, images, labels, batch_size):
+    images, labels, weights = self.arrays(images, labels, batch_size)
+    self.images = tf.Variable(images, trainable=False)
+    self.labels = tf.Variable(labels, trainable=False)
+    self.weights = tf.Variable(weights, trainable=False)
+
+  @staticmethod
+  def arrays(images, labels, batch_size):
+    """(images, labels, weights) as [chunks, batch, ...] arrays, padding weighted 0."""
     count = len(labels)
     batch_size = min(batch_size, count)
     chunks = -(-count // batch_size)
@@ -61,9 +69,15 @@ class _EvalSplit:
     labels = np.concatenate([labels, np.zeros(pad, labels.dtype)]).astype(np.int32)
     weights = np.concatenate([np.ones(count, np.float32), np.zeros(pad, np.float32)])
     shape = (chunks, batch_size)
-    self.images = tf.Variable(images.reshape(shape + images.shape[1:]), trainable=False)
-    self.labels = tf.Variable(labels.reshape(shape), trainable=False)
-    self.weights = tf.Variable(weights.reshape(shape), trainable=False)
+    return (images.reshape(shape + images.shape[1:]), labels.reshape(shape),
+            weights.reshape(shape))
+
+
+def random_states(model):
+  """The state variables of `model`'s dropout random generators (created by a training call)."""
+  return [layer._random_generator._generator.state  # pylint: disable=protected-access
+          for layer in model.layers
+          if getattr(getattr(layer, '_random_generator', None), '_generator', None) is not None]
 
 
 def _loss_and_correct(model, images, labels, training):
@@ -116,6 +130,7 @@ class Trainer:
     self._train_images = tf.Variable(train[0], trainable=False)
     self._train_labels = tf.Variable(train[1].astype(np.int32), trainable=False)
     self.num_train_examples = len(train[1])
+    self._eval_batch_size = eval_batch_size
     self._splits = {'validation': _EvalSplit(*validation, eval_batch_size),
                     'test': _EvalSplit(*test, eval_batch_size),
                     **{name: _EvalSplit(*split, eval_batch_size)
@@ -123,15 +138,54 @@ class Trainer:
     # One eager training-mode call creates the dropout layers' random generators (if any), so
     # their states exist before the first run and can be reset and checkpointed.
     model(tf.gather(self._train_images, [0]), training=True)
-    self._random_states = [
-        layer._random_generator._generator.state  # pylint: disable=protected-access
-        for layer in model.layers
-        if getattr(getattr(layer, '_random_generator', None), '_generator', None) is not None]
+    self._random_states = random_states(model)
     self._initial_random_states = [state.numpy() for state in self._random_states]
     self._train_steps = tf.function(self._train_steps_fn, jit_compile=jit_compile)
     self._evaluate = tf.function(self._evaluate_fn, jit_compile=jit_compile)
     self.traces = 0  # Python traces of the compiled functions, for leak checks
     self.max_chunk_iterations = MAX_CHUNK_ITERATIONS
+
+  @property
+  def split_names(self):
+    return tuple(self._splits)
+
+  @property
+  def has_random_states(self):
+    return bool(self._random_states)
+
+  def assign_data(self, train, validation, test, extra_splits=None):
+    """Replaces the data of every split by arrays of the same shapes (the compiled functions
+    are reused, not retraced), e.g. another trial's validation split.
+
+    Raises:
+      ValueError: a split's shape differs from the one the trainer was built with.
+    """
+    new = {'validation': _EvalSplit.arrays(*validation, self._eval_batch_size),
+           'test': _EvalSplit.arrays(*test, self._eval_batch_size),
+           **{name: _EvalSplit.arrays(*split, self._eval_batch_size)
+              for name, split in (extra_splits or {}).items()}}
+    targets = [(self._train_images, train[0]), (self._train_labels, train[1].astype(np.int32))]
+    if sorted(new) != sorted(self._splits):
+      raise ValueError(f'splits {sorted(new)}, expected {sorted(self._splits)}')
+    for name, arrays in new.items():
+      split = self._splits[name]
+      targets += list(zip((split.images, split.labels, split.weights), arrays))
+    for variable, value in targets:
+      if tuple(variable.shape) != value.shape:
+        raise ValueError(f'data of shape {value.shape}, expected {tuple(variable.shape)}')
+    for variable, value in targets:
+      variable.assign(value)
+
+  def set_default_augment_seed(self, augment_seed):
+    """The augmentation seed of runs that give none (None: augmentation stays as built)."""
+    if augment_seed is not None:
+      self._default_augment_seed = augment_seed
+
+  def set_initial_random_states(self, states):
+    """The dropout generators' states every run starts from (random_states' order)."""
+    if [tuple(s.shape) for s in states] != [tuple(s.shape) for s in self._random_states]:
+      raise ValueError('dropout generator states do not match the network')
+    self._initial_random_states = [np.array(state) for state in states]
 
   def _train_steps_fn(self, batch_indices, first_iteration):
     """Runs one step per row of batch_indices, the first being global iteration

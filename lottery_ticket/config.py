@@ -48,6 +48,9 @@ class ExperimentConfig(network_lib.Hyperparameters):
   levels: int = 0  # lottery: prune rounds after the dense level 0
   percent_remaining: Tuple[float, ...] = ()  # one_shot, tfmot_pruning, supermask targets
   control_levels: Tuple[int, ...] = ()  # reinit / random_prune: lottery levels to control
+  # reinit / random_prune: which controls per ticket to train (numbered from 1; --control_trials=K
+  # gives 1..K). Control k > 1 has its own seeds and directory (see protocols.control_name).
+  control_trials: Tuple[int, ...] = (1,)
   reinit_mode: str = 'glorot'
   mask_criterion: str = 'magnitude'  # lottery and one_shot: how survivors are ranked
   masks: Optional[str] = None  # train
@@ -90,6 +93,8 @@ class ExperimentConfig(network_lib.Hyperparameters):
         (all(level >= 0 for level in self.control_levels), 'level', 'integers >= 0'),
         (self.control_levels or self.experiment not in ('reinit', 'random_prune'), 'level',
          'at least one lottery level'),
+        (self.control_trials and all(k >= 1 for k in self.control_trials), 'control_trials',
+         'an integer >= 1'),
         (self.reinit_mode in REINIT_MODES, 'reinit_mode', f'one of {REINIT_MODES}'),
         (self.mask_criterion in MASK_CRITERIA, 'mask_criterion', f'one of {MASK_CRITERIA}'),
         (self.checkpoint_interval >= 0, 'checkpoint_interval', 'an integer >= 0'),
@@ -145,7 +150,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
     ]
 
 
-_FIELD_OF_FLAG = {'level': 'control_levels'}
+_FIELD_OF_FLAG = {'level': 'control_levels', 'control_trials': 'control_trials'}
 
 
 def _flag_text(value):
@@ -241,8 +246,21 @@ def check_settings(config):
 
 def record_settings(config):
   """Writes {output_dir}/experiment.json, or supermask.json (once; later runs are checked
-  against it)."""
+  against it).
+
+  The file is created atomically (a complete temporary file hard-linked into place, which
+  fails if it exists), so of processes starting at once exactly one writes it and the others
+  are checked against it.
+  """
   file_name, names = settings_file(config)
   path = os.path.join(config.output_dir, file_name)
-  if not os.path.exists(path):
-    save_restore.save_json(path, _settings(config, names))
+  if os.path.exists(path):
+    return
+  temporary = f'{path}.{os.getpid()}.{id(config)}.tmp'
+  save_restore.save_json(temporary, _settings(config, names))
+  try:
+    os.link(temporary, path)
+  except FileExistsError:
+    check_settings(config)  # another process recorded it first
+  finally:
+    os.remove(temporary)

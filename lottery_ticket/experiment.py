@@ -10,6 +10,7 @@ import dataclasses
 import os
 
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 import tf_keras as keras
 
@@ -66,17 +67,23 @@ class Experiment:
     keras.utils.set_random_seed(config.seed_for('dropout'))
     if config.mixed_precision:
       keras.mixed_precision.set_global_policy('mixed_float16')
+    self.model = self._build_model()
+    self._trainer = None
+    self._settings_recorded = False  # experiment.json checked and written before the first write
+    self._reseed = False  # reconfigured for another trial: the trainer needs its seeds
+    self.trained_runs = 0  # runs this experiment trained and recorded (not found recorded)
+
+  def _build_model(self):
+    spec, config = self.spec, self.config
     dropout_rate = spec.dropout_rate if config.dropout else 0.0
     extra = {}
     if spec.normalize_inputs:
       extra['channel_statistics'] = channel_statistics(self.dataset.train[0])
-    self.model = spec.build(self.dataset.input_shape, self.dataset.num_classes, dropout_rate,
-                            **extra)
+    model = spec.build(self.dataset.input_shape, self.dataset.num_classes, dropout_rate, **extra)
     if config.experiment == 'supermask':  # frozen weights, trainable scores
-      self.model = masked_layers.to_supermask(self.model)
-    masked_layers.set_binarize(self.model, config.binarize)  # before the trainer traces it
-    self._trainer = None
-    self._lock = None  # taken before the first write
+      model = masked_layers.to_supermask(model)
+    masked_layers.set_binarize(model, config.binarize)  # before the trainer traces it
+    return model
 
   @property
   def trainer(self):
@@ -96,6 +103,8 @@ class Experiment:
           augment_seed=config.seed_for('augment') if config.augment else None,
           extra_splits={'train_subset': self.train_subset()}
           if config.experiment == 'instability' else None)
+      if self._reseed:
+        self._retarget_trainer()
     return self._trainer
 
   def train_subset(self, size=TRAIN_SUBSET_SIZE):
@@ -208,21 +217,77 @@ class Experiment:
         rates, masks, scores(masks, weights, initial))
 
   def claim_output_dir(self):
-    """Before the first write: lock --output_dir and check it holds this experiment's settings."""
-    if self._lock is None:
+    """Before the first write: check --output_dir holds this experiment's settings and record
+    them (experiment.json). Other processes may train other runs of the directory meanwhile:
+    each run is claimed on its own (claim_run)."""
+    if not self._settings_recorded:
       try:
-        self._lock = locking.DirectoryLock(self.config.output_dir)
+        os.makedirs(self.config.output_dir, exist_ok=True)
       except OSError as e:
         raise errors.UserInputError(
             errors.os_error_message(e, 'output_dir', self.config.output_dir)) from None
       config_lib.check_settings(self.config)  # again: another process may have written it
       config_lib.record_settings(self.config)
+      self._settings_recorded = True
+
+  def claim_run(self, final_dir):
+    """A locking.RunClaim on the run `final_dir` (raises locking.RunClaimed if a live process
+    holds it). The settings are recorded (claim_output_dir) before the run's first write."""
+    return locking.RunClaim(final_dir)
 
   def close(self):
-    """Releases --output_dir for other processes (process exit releases it too)."""
-    if self._lock is not None:
-      self._lock.release()
-      self._lock = None
+    """Nothing to release: run claims are released as each run ends (process exit does too)."""
+
+  def reconfigure(self, config, dataset):
+    """Reuses this experiment (model, compiled trainer) for `config`, e.g. another trial.
+
+    `dataset` is preflight.prepare(config)'s result. The trainer's data variables are assigned
+    the trial's splits (same shapes: no retracing), and its augmentation seed and initial dropout
+    generator states become the ones a new process for `config` would have, so every run is bit
+    for bit what a separate process gives.
+
+    Returns:
+      self, or a new Experiment when this one cannot be reused (other training settings, split
+      sizes, or input normalisation statistics, which are compiled into the network).
+    """
+    if config.jit_compile is None:
+      config = dataclasses.replace(config, jit_compile=self.config.jit_compile)
+    same_training = all(getattr(config, name) == getattr(self.config, name)
+                        for name in config_lib.RESULT_SETTINGS if name != 'dataset')
+    compatible = (same_training and config.dataset == self.config.dataset
+                  and config.output_dir == self.config.output_dir
+                  and not self.spec.normalize_inputs and
+                  _shapes(dataset) == _shapes(self.dataset))
+    if not compatible:
+      self.close()
+      return Experiment(config, self.spec, dataset)
+    trial_changed = config.trial != self.config.trial or dataset is not self.dataset
+    self.config, self.dataset = config, dataset
+    if trial_changed:
+      self._reseed = True
+      if self._trainer is not None:
+        self._retarget_trainer()
+    return self
+
+  def _retarget_trainer(self):
+    """Points the trainer at this trial's data and seeds (see reconfigure)."""
+    config = self.config
+    self._trainer.assign_data(
+        self.dataset.train, self.dataset.validation, self.dataset.test,
+        {'train_subset': self.train_subset()} if 'train_subset' in self._trainer.split_names
+        else None)
+    self._trainer.set_default_augment_seed(
+        config.seed_for('augment') if config.augment else None)
+    if self._trainer.has_random_states:
+      self._trainer.set_initial_random_states(self._fresh_random_states())
+
+  def _fresh_random_states(self):
+    """The dropout generators' initial states of a new process for this config: the global
+    seed is set and an identical network built, as __init__ and the trainer do."""
+    keras.utils.set_random_seed(self.config.seed_for('dropout'))
+    replica = self._build_model()
+    replica(self.dataset.train[0][:1], training=True)
+    return [state.numpy() for state in trainer_lib.random_states(replica)]
 
   def run_details(self, start_iteration=0, **details):
     """`details` plus the settings every run's summary.json records."""
@@ -246,6 +311,8 @@ class Experiment:
             batch_order=None, augment_seed=None, **details):
     """Trains one run from `initial_weights` under `masks`, records it in `final_dir`.
 
+    The run is claimed first (locking.RunClaim: raises locking.RunClaimed if a live process is
+    training it); if another process finished it meanwhile, its recorded result is returned.
     Continues from the run's checkpoint if an interrupted attempt left one. A diverged run is
     recorded (summary status 'diverged', no final weights) and raises TrainingDivergedError.
     A stop request (Ctrl-C, SIGTERM) saves a checkpoint after the current chunk of iterations,
@@ -256,6 +323,17 @@ class Experiment:
     Returns:
       (summary dict, TrainingResult).
     """
+    claim = self.claim_run(final_dir)
+    try:
+      if paths.is_complete(final_dir):  # finished by another process meanwhile
+        return recorded_run(final_dir)
+      return self._train_claimed(final_dir, masks, initial_weights, label, start_iteration,
+                                 capture, batch_order, augment_seed, details)
+    finally:
+      claim.release()
+
+  def _train_claimed(self, final_dir, masks, initial_weights, label, start_iteration, capture,
+                     batch_order, augment_seed, details):
     config = self.config
     partial = paths.partial_dir(final_dir)
     checkpointer = checkpointing.Checkpointer(
@@ -298,6 +376,29 @@ class Experiment:
     summary = recording.summarize(result, masks, details)
     recording.write_run(partial, result, masks, summary, arrays)
     paths.commit(partial, final_dir)
+    self.trained_runs += 1
     progress.print_done(label, summary)
     interrupts.raise_if_requested(f'[{label}] interrupted by {{signal}} as it finished; run saved')
     return summary, result
+
+
+def _shapes(dataset):
+  return [tuple(array.shape) for split in (dataset.train, dataset.validation, dataset.test)
+          for array in split]
+
+
+def recorded_run(final_dir):
+  """(summary, TrainingResult) of a run recorded in `final_dir`; raises TrainingDivergedError
+  for a diverged one."""
+  summary = save_restore.load_json_object(os.path.join(final_dir, paths.SUMMARY))
+  if summary.get('status') == 'diverged':
+    raise errors.TrainingDivergedError(
+        f'{final_dir} diverged ({summary.get("error")}); delete it to retry')
+  print(f'{final_dir}: completed by another process, not retrained', flush=True)
+  result = trainer_lib.TrainingResult(
+      initial_weights=save_restore.load_arrays(os.path.join(final_dir, paths.INITIAL_WEIGHTS)),
+      final_weights=save_restore.load_arrays(os.path.join(final_dir, paths.FINAL_WEIGHTS)),
+      history=pd.read_csv(os.path.join(final_dir, paths.METRICS)),
+      wall_seconds=summary.get('wall_seconds', 0.0),
+      steps_per_second=summary.get('steps_per_second', 0.0))
+  return summary, result

@@ -53,9 +53,19 @@ def prepare(config):
   Raises:
     errors.UserInputError: naming the flag or file at fault.
   """
+  check(config)
+  return load_dataset(config)
+
+
+def check(config):
+  """prepare's checks that need no dataset: flags, output directory, input files."""
   config.validate()
   for path in input_files(config):
     save_restore.load_arrays(path)  # readable; shapes are checked against the network later
+
+
+def load_dataset(config):
+  """The dataset of `config` (prepare without the checks)."""
   dataset = datasets.load(config.dataset, config.dataset_path, config.validation_size,
                           seed=config.seed_for('validation_split'))
   if config.batch_size > len(dataset.train[1]):

@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from foundations import errors
+from foundations import locking
 from foundations import model_state
 from foundations import paths
 from foundations import pruning
@@ -27,6 +28,7 @@ def completed(final_dir):
   """The summary of a finished run in final_dir, or None; a diverged run stops the protocol."""
   if not paths.is_complete(final_dir):
     return None
+  locking.remove_abandoned_claim(final_dir)  # a claimant killed as it finished
   summary = save_restore.load_json_object(os.path.join(final_dir, paths.SUMMARY))
   if summary.get('status') == 'diverged':
     raise errors.TrainingDivergedError(
@@ -130,7 +132,22 @@ def _control_inputs(experiment):
   return masks, experiment.original_initial_weights()
 
 
-def reinitialized_weights(experiment, original, masks, level):
+control_name = paths.control_name
+
+
+def control_seed(experiment, purpose, control_trial):
+  """The seed of control `control_trial` ('reinit' or 'random_prune'): the first keeps the
+  trial's seed of that purpose, others get their own."""
+  config = experiment.config
+  return (config.seed_for(purpose) if control_trial == 1
+          else config.seed_for(purpose, control_trial))
+
+
+def _control_details(control_trial):
+  return {} if control_trial == 1 else {'control_trial': control_trial}
+
+
+def reinitialized_weights(experiment, original, masks, level, control_trial=1):
   """New initial weights per --reinit_mode, for the random-reinitialisation control.
 
   glorot: a fresh draw from the network's initializers. sample_original: each kernel value drawn
@@ -139,9 +156,10 @@ def reinitialized_weights(experiment, original, masks, level):
   signed_constant: sign(w0) x the standard deviation of the layer's w0 (Zhou et al. 2019).
   reshuffle: the layer's surviving w0 values permuted among its surviving positions (a new draw
   per level, since the survivors differ). Biases keep their original values except for glorot.
+  Control `control_trial` k >= 2 of a ticket draws from its own seed.
   """
   mode = experiment.config.reinit_mode
-  seed = experiment.config.seed_for('reinit')
+  seed = control_seed(experiment, 'reinit', control_trial)
   if mode == 'glorot':
     return model_state.sample_initial_weights(experiment.model, seed)
   rng = np.random.default_rng([seed, level] if mode == 'reshuffle' else seed)
@@ -167,34 +185,45 @@ def reinit(experiment):
   """Control: a winning ticket's mask trained from a new random initialisation.
 
   With --rewind_iteration=k the new weights start at iteration k, like the ticket they control.
+  Each of --control_trials has its own draw (control_seed) and directory (control_name).
   """
   level_masks, original = _control_inputs(experiment)
   mode = experiment.config.reinit_mode
   name = 'reinit' if mode == 'glorot' else f'reinit_{mode}'
   start = experiment.config.rewind_iteration
-  initial = None
-  for level, masks in level_masks.items():
-    final_dir = experiment.run_dir(level, name)
-    if completed(final_dir) is None:
-      if initial is None or mode == 'reshuffle':  # the others: one draw for every level
-        initial = reinitialized_weights(experiment, original, masks, level)
-      experiment.train(final_dir, masks, initial, _label(experiment, level, name),
-                       start_iteration=start, experiment='reinit', reinit_mode=mode, level=level)
+  for control_trial in experiment.config.control_trials:
+    initial = None
+    run_name = control_name(name, control_trial)
+    for level, masks in level_masks.items():
+      final_dir = experiment.run_dir(level, run_name)
+      if completed(final_dir) is None:
+        if initial is None or mode == 'reshuffle':  # the others: one draw for every level
+          initial = reinitialized_weights(experiment, original, masks, level, control_trial)
+        experiment.train(final_dir, masks, initial, _label(experiment, level, run_name),
+                         start_iteration=start, experiment='reinit', reinit_mode=mode,
+                         level=level, **_control_details(control_trial))
 
 
 def random_prune(experiment):
-  """Control: a random mask with the ticket's per-layer survivor counts, trained from θ0 (θk)."""
+  """Control: a random mask with the ticket's per-layer survivor counts, trained from θ0 (θk).
+
+  Each of --control_trials draws its own masks (control_seed) into its own directory.
+  """
   level_masks, original = _control_inputs(experiment)
   start_weights = start = None
-  for level, masks in level_masks.items():
-    final_dir = experiment.run_dir(level, 'random_prune')
-    if completed(final_dir) is None:
-      if start_weights is None:
-        start_weights, start = rewinding.start_point(experiment, original)
-      rng = np.random.default_rng([experiment.config.seed_for('random_prune'), level])
-      experiment.train(final_dir, pruning.random_masks_like(masks, rng), start_weights,
-                       _label(experiment, level, 'random_prune'), start_iteration=start,
-                       experiment='random_prune', level=level)
+  for control_trial in experiment.config.control_trials:
+    run_name = control_name('random_prune', control_trial)
+    for level, masks in level_masks.items():
+      final_dir = experiment.run_dir(level, run_name)
+      if completed(final_dir) is None:
+        if start_weights is None:
+          start_weights, start = rewinding.start_point(experiment, original)
+        rng = np.random.default_rng([control_seed(experiment, 'random_prune', control_trial),
+                                     level])
+        experiment.train(final_dir, pruning.random_masks_like(masks, rng), start_weights,
+                         _label(experiment, level, run_name), start_iteration=start,
+                         experiment='random_prune', level=level,
+                         **_control_details(control_trial))
 
 
 PROTOCOLS = {'train': train, 'lottery': lottery, 'one_shot': one_shot, 'reinit': reinit,

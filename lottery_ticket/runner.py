@@ -71,15 +71,18 @@ def define_flags(experiment, networks, default_dataset):
                        'or what keeps evaluation under 10% of the time for deep networks).')
   flags.DEFINE_integer('validation_size', 5000, 'Training examples held out for validation.')
   flags.DEFINE_integer('trial', 1, 'Trial number: selects the seeds and the trial directory.')
+  flags.DEFINE_string('trials', None,
+                      'Trials to run one after another in this process, e.g. 1-5 or 1,3,4 '
+                      '(default: --trial); the compiled trainer is reused.')
   flags.DEFINE_integer('seed', 0, 'Base seed, combined with --trial for every random choice.')
   flags.DEFINE_boolean('jit_compile', None,
                        'Compile with XLA (default: yes on a GPU and for dense networks on CPU).')
   flags.DEFINE_float('progress_seconds', 15.0, 'Seconds between progress lines.')
   flags.DEFINE_integer('checkpoint_interval', 0,
                        'Iterations between mid-run checkpoints (0: about every 5 minutes).')
-  if experiment == 'lottery':
+  if experiment in ('lottery', 'sweep'):
     flags.DEFINE_integer('levels', 20, 'Prune rounds after the dense level 0.')
-  if experiment in ('lottery', 'one_shot'):
+  if experiment in ('lottery', 'one_shot', 'sweep'):
     flags.DEFINE_enum('mask_criterion', 'magnitude', list(config_lib.MASK_CRITERIA),
                       'How survivors are ranked for pruning (lowest removed): magnitude |wT|, '
                       'large_init |w0|, magnitude_increase |wT|-|w0|, movement |wT-w0|, '
@@ -109,7 +112,11 @@ def define_flags(experiment, networks, default_dataset):
     flags.DEFINE_list('spawn_iterations', ['0'],
                       'Iterations k at which the two copies split; comma-separated.')
     flags.DEFINE_integer('interpolation_points', 30, 'Evenly spaced α values in [0, 1].')
-  if experiment == 'reinit':
+  if experiment in ('reinit', 'random_prune'):
+    flags.DEFINE_integer('control_trials', 1,
+                         'Controls per ticket, each with its own seeds (1: level{L}/{kind}/; '
+                         'k >= 2: level{L}/{kind}_control{k}/).')
+  if experiment in ('reinit', 'sweep'):
     flags.DEFINE_enum('reinit_mode', 'glorot', list(config_lib.REINIT_MODES),
                       'glorot: fresh initialisation; sample_original(_signs): values drawn '
                       'from the original initialisation (keeping the original signs); '
@@ -127,6 +134,44 @@ def _numbers(flag, values, kind):
   except ValueError:
     raise errors.UserInputError(
         f'--{flag}={",".join(values)}: expected comma-separated {kind.__name__} values') from None
+
+
+def parse_trials(text, flag='trials'):
+  """(1, 2, 3, 5) for '1-3,5': trial numbers >= 0, in the order given, without repeats."""
+  trials = []
+  for part in text.split(','):
+    try:
+      first, _, last = part.strip().partition('-')
+      numbers = range(int(first), int(last or first) + 1)
+    except ValueError:
+      raise errors.UserInputError(
+          f'--{flag}={text}: expected trial numbers and ranges, e.g. 1-5 or 1,3,4') from None
+    if not numbers:
+      raise errors.UserInputError(f'--{flag}={text}: empty range {part.strip()}')
+    trials.extend(numbers)
+  if any(t < 0 for t in trials):  # int('') above rejects '-1'; kept for clarity
+    raise errors.UserInputError(f'--{flag}={text}: expected trial numbers >= 0')
+  if len(set(trials)) != len(trials):
+    raise errors.UserInputError(f'--{flag}={text}: a trial is listed twice')
+  return tuple(trials)
+
+
+def trials_from_flags():
+  """The trials to run: --trials, or --trial."""
+  if FLAGS.trials is None:
+    return (FLAGS.trial,)
+  trials = parse_trials(FLAGS.trials)
+  if FLAGS['trial'].present and trials != (FLAGS.trial,):
+    raise errors.UserInputError(
+        f'--trial={FLAGS.trial} and --trials={FLAGS.trials}: give one of them')
+  return trials
+
+
+def control_trials_from_flags():
+  if FLAGS.control_trials < 1:
+    raise errors.UserInputError(
+        f'--control_trials={FLAGS.control_trials}: expected an integer >= 1')
+  return tuple(range(1, FLAGS.control_trials + 1))
 
 
 def _or_default(value, default):
@@ -154,6 +199,8 @@ def config_from_flags(experiment, networks):
     optional['percent_remaining'] = _numbers('percent_remaining', FLAGS.percent_remaining, float)
   if experiment in ('reinit', 'random_prune', 'instability'):
     optional['control_levels'] = _numbers('level', FLAGS.level, int)
+  if experiment in ('reinit', 'random_prune'):
+    optional['control_trials'] = control_trials_from_flags()
   if experiment == 'instability':
     optional.update(masks=FLAGS.masks, control=FLAGS.control,
                     spawn_iterations=_numbers('spawn_iterations', FLAGS.spawn_iterations, int),
@@ -182,7 +229,8 @@ def config_from_flags(experiment, networks):
   return config_lib.ExperimentConfig(
       experiment=experiment, network=spec.name, dataset=FLAGS.dataset,
       dataset_path=FLAGS.dataset_path, output_dir=FLAGS.output_dir,
-      dropout=FLAGS.dropout, validation_size=FLAGS.validation_size, trial=FLAGS.trial,
+      dropout=FLAGS.dropout, validation_size=FLAGS.validation_size,
+      trial=trials_from_flags()[0],
       seed=FLAGS.seed, jit_compile=FLAGS.jit_compile,
       progress_seconds=FLAGS.progress_seconds, checkpoint_interval=FLAGS.checkpoint_interval,
       pruning=_or_default(FLAGS.pruning, spec.pruning), rewind_iteration=FLAGS.rewind_iteration,
@@ -211,8 +259,17 @@ def _default_hyperparameters(spec, experiment):
   return spec.hyperparameters
 
 
-def _run(experiment, config, spec, dataset):
-  """Builds the Experiment (this imports TensorFlow) and runs its protocol."""
+def trial_configs(config, trials):
+  """`config` for each trial, each validated with its input files checked (preflight.check)."""
+  configs = [dataclasses.replace(config, trial=trial) for trial in trials]
+  for trial_config in configs:
+    preflight.check(trial_config)
+  return configs
+
+
+def _run(experiment, configs, spec, dataset):
+  """Builds the Experiment (this imports TensorFlow) and runs its protocol for each config
+  (trial) in turn, reusing the network and compiled trainer."""
   # pylint: disable=g-import-not-at-top  (TensorFlow: only once the checks have passed)
   from lottery_ticket import experiment as experiment_lib
   from lottery_ticket import instability
@@ -222,9 +279,12 @@ def _run(experiment, config, spec, dataset):
   protocol = dict(protocols.PROTOCOLS, instability=instability.instability,
                   tfmot_pruning=tfmot_pruning.tfmot_pruning,
                   supermask=supermask.supermask)[experiment]
-  built = experiment_lib.Experiment(config, spec, dataset)
+  built = experiment_lib.Experiment(configs[0], spec, dataset)
   try:
-    protocol(built)
+    for index, config in enumerate(configs):
+      if index:
+        built = built.reconfigure(config, preflight.load_dataset(config))
+      protocol(built)
   finally:
     built.close()
 
@@ -240,11 +300,12 @@ def run(experiment, networks, default_dataset):
     with interrupts.handled():
       try:
         config = config_from_flags(experiment, networks)
-        dataset = preflight.prepare(config)
+        configs = trial_configs(config, trials_from_flags())
+        dataset = preflight.load_dataset(config)
         print(f'{experiment}: network={config.network} dataset={config.dataset} '
               f'training_iterations={config.training_iterations} batch_size={config.batch_size} '
               f'learning_rate={config.learning_rate} output_dir={config.output_dir}', flush=True)
-        _run(experiment, config, networks[config.network], dataset)
+        _run(experiment, configs, networks[config.network], dataset)
       except errors.UserInputError as e:
         errors.exit_with_error(str(e))
       except errors.TrainingDivergedError as e:

@@ -188,4 +188,9 @@ def tfmot_pruning(experiment):
   for percent in config.percent_remaining:
     final_dir = paths.remaining_dir(config.output_dir, config.trial, 'tfmot_pruning', percent)
     if protocols.completed(final_dir) is None:
-      _train(experiment, percent, final_dir)
+      claim = experiment.claim_run(final_dir)  # one process per run (locking.RunClaim)
+      try:
+        if not paths.is_complete(final_dir):  # else another process finished it meanwhile
+          _train(experiment, percent, final_dir)
+      finally:
+        claim.release()

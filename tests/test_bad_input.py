@@ -28,12 +28,15 @@ MNIST = 'mnist_fc.runners'
 CONV = 'cifar_conv.runners'
 REPORT = 'lottery_ticket.analysis.report'
 EXPORT = 'lottery_ticket.export'
+SWEEP = 'lottery_ticket.sweep'
 DEFAULT_FLAGS = {  # before each case's own flags; absl keeps the last value of a flag
     MNIST: ['--dataset_path={idx}', '--output_dir={out}', '--validation_size=100',
             '--training_iterations=20', '--eval_interval=10', '--batch_size=20'],
     CONV: ['--dataset_path={cifar}', '--output_dir={out}', '--validation_size=40',
            '--training_iterations=2', '--eval_interval=1', '--batch_size=10'],
     REPORT: ['--experiment_dir={experiment}', '--output_dir={out}'],
+    SWEEP: ['--dataset_path={idx}', '--output_dir={out}', '--validation_size=100',
+            '--training_iterations=20', '--eval_interval=10', '--batch_size=20', '--levels=2'],
     EXPORT: ['--run_dir={tmp}/exp/trial1/level1/lottery', '--output_dir={out}',
              '--latency_runs=5'],
 }
@@ -396,6 +399,31 @@ CASES = [
           '--eval_interval=15: expected a divisor of --training_iterations=20'),
     _case('tfmot_global_pruning', f'{MNIST}.tfmot_pruning', ['--pruning=global'],
           '--pruning=global: expected layerwise'),
+    # Several trials, several controls per ticket, the sweep.
+    _case('trials_not_numbers', f'{MNIST}.lottery_experiment', ['--trials=1-x'],
+          '--trials=1-x: expected trial numbers and ranges'),
+    _case('trials_repeated', f'{MNIST}.train', ['--trials=1-3,2'],
+          '--trials=1-3,2: a trial is listed twice'),
+    _case('trials_empty_range', f'{MNIST}.train', ['--trials=3-1'], '--trials=3-1: empty range'),
+    _case('trial_and_trials', f'{MNIST}.train', ['--trial=4', '--trials=1-2'],
+          '--trial=4 and --trials=1-2: give one of them'),
+    _case('trials_missing_control_masks', f'{MNIST}.random_prune', ['--trials=1-2'],
+          '--level=3: {out}/trial1/level3/lottery/masks.npz not found'),
+    _case('control_trials_zero', f'{MNIST}.reinitialize', ['--control_trials=0'],
+          '--control_trials=0: expected an integer >= 1'),
+    _case('sweep_workers_zero', SWEEP, ['--workers=0'], '--workers=0: expected an integer >= 1'),
+    _case('sweep_one_shot_zero', SWEEP, ['--one_shot=50,0'],
+          '--one_shot=50,0: expected percentages in (0, 100]'),
+    _case('sweep_one_shot_not_numbers', SWEEP, ['--one_shot=half'], '--one_shot=half'),
+    _case('sweep_control_level_beyond_levels', SWEEP, ['--control_levels=3'],
+          '--control_levels=3: expected levels in 1..--levels=2'),
+    _case('sweep_reinit_trials_negative', SWEEP, ['--reinit_trials=-1'],
+          '--reinit_trials=-1: expected an integer >= 0'),
+    _case('sweep_trials_not_numbers', SWEEP, ['--trials=a'], '--trials=a'),
+    _case('sweep_unknown_network', SWEEP, ['--network=lenet5'], '--network=lenet5'),
+    _case('sweep_missing_dataset', SWEEP, ['--dataset_path={tmp}/nothing'], '{tmp}/nothing'),
+    _case('sweep_other_settings', SWEEP, ['--learning_rate=0.5'],
+          '--learning_rate=0.5 (was 0.0012)', _record_default_settings),
     _case('tfmot_deep_network', f'{CONV}.tfmot_pruning', ['--network=resnet20'],
           '--network=resnet20: tfmot_pruning trains LeNet-300-100 and Conv-2/4/6 only'),
     # Learned masks (edge-popup, biprop), binary weights, the cosine schedule.
@@ -490,4 +518,4 @@ def test_the_table_covers_every_entry_point():
     runners = {f'{package}.{name[:-3]}' for name in names
                if name.endswith('.py') and not name.startswith('_')}
     assert runners and runners <= modules, runners - modules
-  assert {REPORT, EXPORT} <= modules and len(CASES) >= 30
+  assert {REPORT, EXPORT, SWEEP} <= modules and len(CASES) >= 30

@@ -7,7 +7,7 @@ import re
 from tests import conftest
 
 PACKAGES = ('foundations', 'lottery_ticket', 'mnist_fc', 'cifar_conv', 'benchmarks', 'tests')
-ENTRY_POINTS = ('lottery_ticket/export.py',)  # library modules that also have a py_binary
+ENTRY_POINTS = ('lottery_ticket/export.py', 'lottery_ticket/sweep.py')  # library modules that also have a py_binary
 
 
 def _build_text():

@@ -3,12 +3,12 @@
 import os
 import re
 import signal
+import socket
 import subprocess
 
 import pytest
 
 from foundations import errors
-from foundations import locking
 from tests import conftest
 from tests import runs
 
@@ -74,7 +74,7 @@ def test_ctrl_c_and_sigterm_save_a_checkpoint_and_resume_bit_for_bit(uninterrupt
   output_dir = str(tmp_path / 'interrupted')
   args = _flags(idx_dataset, output_dir) + ['--checkpoint_interval=1000']  # only on a signal
   _, iteration = _interrupt(args, 0, signal.SIGINT)
-  locking.DirectoryLock(output_dir).release()  # the lock is free again
+  assert not os.path.exists(os.path.join(output_dir, 'trial1', 'level0', '.lottery.claim'))
   stdout, next_iteration = _interrupt(args, 1, signal.SIGTERM)
   assert f'level0 lottery] resuming from the checkpoint at iteration {iteration}' in stdout
   process = conftest.run_module(RUNNER, *args)
@@ -98,21 +98,42 @@ def test_changed_settings_are_refused(uninterrupted, idx_dataset):
   assert '--seed=3 (was 0)' in process.stderr
 
 
-def test_second_process_is_refused_and_a_killed_holder_leaves_no_stale_lock(idx_dataset,
-                                                                             tmp_path):
-  output_dir = str(tmp_path / 'locked')
+def _wait_for(process, marker):
+  for line in process.stdout:
+    if marker in line:
+      return line
+  raise AssertionError(f'{marker!r} never printed')
+
+
+def test_runs_are_claimed_one_process_each_and_a_killed_claimant_is_taken_over(idx_dataset,
+                                                                                tmp_path):
+  output_dir = str(tmp_path / 'claimed')
   args = conftest.small_run_flags(idx_dataset, output_dir, iterations=10**6) + [
-      '--progress_seconds=0']
+      '--progress_seconds=0', '--checkpoint_interval=100']
   holder = runs.start(RUNNER, args)
-  for line in holder.stdout:
-    if '] iteration' in line:  # a progress line: the holder has claimed the directory
-      break
-  second = conftest.run_module(RUNNER, *args)
-  assert second.returncode == 2
-  assert f'in use by another running experiment (pid {holder.pid})' in second.stderr
-  holder.kill()
-  holder.wait(timeout=60)
-  locking.DirectoryLock(output_dir).release()  # the kernel released the killed holder's lock
+  other = None
+  try:
+    _wait_for(holder, 'trial1 level0 lottery] iteration 100/')  # claimed, checkpoint saved
+    other = runs.start(RUNNER, args + ['--trial=2'])  # another run of the same directory
+    _wait_for(other, 'trial2 level0 lottery] iteration')
+    assert holder.poll() is None  # both train at once
+    second = conftest.run_module(RUNNER, *args)  # the run the holder trains
+    assert second.returncode == 2
+    errors_ = [line for line in second.stderr.splitlines() if line.startswith('error:')]
+    assert len(errors_) == 1 and 'Traceback' not in second.stderr
+    assert f'being trained by another process (pid {holder.pid}@{socket.gethostname()}' in (
+        errors_[0])
+    holder.kill()  # SIGKILL: the claim file stays, its flock goes with the process
+    holder.wait(timeout=60)
+    assert os.path.exists(os.path.join(output_dir, 'trial1', 'level0', '.lottery.claim'))
+    returncode, stdout, _ = runs.signal_when(RUNNER, args, 'resuming from the checkpoint',
+                                             signal.SIGTERM)
+    assert returncode == 143, stdout
+  finally:
+    for process in (holder, other):
+      if process is not None and process.poll() is None:
+        process.kill()
+        process.wait(timeout=60)
 
 
 def test_divergence_is_recorded_and_nothing_is_pruned(idx_dataset, tmp_path):
@@ -149,3 +170,22 @@ def test_corrupt_checkpoint_is_detected(tmp_path):
     f.write(b'PK\x03\x04 garbage')
   with pytest.raises(errors.UserInputError, match='checkpoint.npz'):
     checkpointing.Checkpointer(path).load()
+
+
+def test_run_claim_is_exclusive_and_a_stale_claim_of_another_host_is_taken_over(tmp_path):
+  from foundations import locking  # pylint: disable=g-import-not-at-top
+  run_dir = str(tmp_path / 'trial1' / 'level0' / 'lottery')
+  claim = locking.RunClaim(run_dir)
+  with pytest.raises(locking.RunClaimed, match=f'pid {os.getpid()}@{socket.gethostname()}'):
+    locking.RunClaim(run_dir)
+  claim.release()
+  assert not os.path.exists(locking.claim_path(run_dir))
+  path = locking.claim_path(run_dir)
+  with open(path, 'w') as f:  # a live claimant on another machine: fresh heartbeat
+    f.write('{"host": "elsewhere", "pid": 7, "token": "x", "started": "then"}')
+  with pytest.raises(locking.RunClaimed, match='pid 7@elsewhere'):
+    locking.RunClaim(run_dir)
+  old = os.path.getmtime(path) - locking.STALE_SECONDS - 1  # its heartbeat stopped
+  os.utime(path, (old, old))
+  locking.RunClaim(run_dir).release()
+  assert not os.path.exists(path)

@@ -71,6 +71,12 @@ def dense_section(table, tolerance_points):
   return lines + ['']
 
 
+def _control_runs(row):
+  """' (6 runs)' where --control_trials gave a ticket several controls, else ''."""
+  runs = int(row.control_runs)
+  return f' ({runs} runs)' if runs > int(row.control_trials) else ''
+
+
 def controls_section(table):
   """Lines of the 'Winning tickets vs controls' section (a table)."""
   lines = ['## Winning tickets vs controls at equal sparsity', '']
@@ -85,7 +91,8 @@ def controls_section(table):
               '|---|---|---|---|---|---|']
     for row in comparison.itertuples():
       lines.append(f'| {summary_lib.kind_label(row.kind)} | {row.percent_remaining:g} | '
-                   f'{row.ticket_trials}/{row.control_trials} | '
+                   f'{row.ticket_trials}/{row.control_trials}'
+                   f'{_control_runs(row)} | '
                    f'{row.accuracy_difference_points:+.2f} | '
                    f'{row.early_stop_difference_iterations:+,.0f} | '
                    f'{row.final_accuracy_difference_points:+.2f} |')

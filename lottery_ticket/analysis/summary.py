@@ -116,7 +116,9 @@ def summarize(df):
 
   Returns:
     A DataFrame with columns kind, percent_remaining (rounded to PERCENT_DECIMALS), level (the
-    lowest level, NA for one-shot runs), trials, and {statistic}_{mean,min,max} for
+    lowest level, NA for one-shot runs), trials, runs (more than trials where a ticket has
+    several controls, --control_trials: they are further samples of the kind, aggregated over
+    with the trials), and {statistic}_{mean,min,max} for
     RUN_STATISTICS and the report iterations' accuracies; sorted by kind
     in display order, then by percent remaining, decreasing.
   """
@@ -126,6 +128,7 @@ def summarize(df):
   statistics = RUN_STATISTICS + tuple(
       report_column(i) for i in df.attrs.get('report_iterations', ()))
   table = grouped.agg(level=('level', 'min'), trials=('trial', 'nunique'),
+                      runs=('run', 'count'),
                       **{f'{stat}_{how}': (stat, how) for stat in statistics
                          for how in ('mean', 'min', 'max')}).reset_index()
   order = {kind: i for i, kind in enumerate(kind_order(table['kind']))}

@@ -81,6 +81,7 @@ def control_comparison(table):
     rows.append(dict(
         kind=control['kind'], percent_remaining=control['percent_remaining'],
         ticket_trials=ticket['trials'], control_trials=control['trials'],
+        control_runs=control.get('runs', control['trials']),
         accuracy_difference_points=100 * (ticket['test_accuracy_at_early_stop_mean']
                                           - control['test_accuracy_at_early_stop_mean']),
         early_stop_difference_iterations=(ticket['early_stop_iteration_mean']
@@ -88,7 +89,7 @@ def control_comparison(table):
         final_accuracy_difference_points=100 * (ticket['final_test_accuracy_mean']
                                                 - control['final_test_accuracy_mean'])))
   return pd.DataFrame(rows, columns=[
-      'kind', 'percent_remaining', 'ticket_trials', 'control_trials',
+      'kind', 'percent_remaining', 'ticket_trials', 'control_trials', 'control_runs',
       'accuracy_difference_points', 'early_stop_difference_iterations',
       'final_accuracy_difference_points'])
 

@@ -1,0 +1,79 @@
+"""Wall time of a small LeNet protocol with lottery_ticket.sweep at --workers=1 and --workers=2,
+and the per-trial start-up (TensorFlow import, data to device, tracing) that --trials saves.
+
+Runs on generated MNIST-format data (lottery_ticket.datasets.synthetic) by default:
+
+  sweep          --trials=1-{trials} --levels={levels-1}: trials x levels lottery runs, timed
+                 with --workers=1 and --workers=2 (each from an empty output directory)
+  trials         mnist_fc lottery_experiment --trials=1-N in one process, against N separate
+                 --trial processes; saved per trial = (separate - together) / (N - 1)
+
+Writes benchmarks/sweep_speedup.json. On a machine with few cores two workers share them, so
+the speed-up says more about start-up and Python overhead than about hardware left idle.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+
+from lottery_ticket.datasets import synthetic
+
+flags.DEFINE_integer('trials', 2, 'Trials of the protocol.')
+flags.DEFINE_integer('levels', 3, 'Lottery levels per trial (level 0 included).')
+flags.DEFINE_integer('iterations', 300, 'Training iterations per run.')
+flags.DEFINE_integer('train_size', 2000, 'Generated training examples.')
+flags.DEFINE_string('output', 'benchmarks/sweep_speedup.json', 'Where to write the JSON.')
+FLAGS = flags.FLAGS
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _timed(module, args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=REPO_ROOT)
+  start = time.perf_counter()
+  process = subprocess.run([sys.executable, '-m', module, *args], cwd=REPO_ROOT, env=env,
+                           capture_output=True, text=True)
+  seconds = time.perf_counter() - start
+  if process.returncode:
+    raise RuntimeError(f'{module} {args}: {process.stderr[-2000:]}')
+  return seconds
+
+
+def main(argv):
+  del argv
+  with tempfile.TemporaryDirectory() as tmp:
+    data = synthetic.make_idx_dataset(os.path.join(tmp, 'data'), train_size=FLAGS.train_size)
+    common = [f'--dataset_path={data}', f'--training_iterations={FLAGS.iterations}',
+              '--eval_interval=100', '--validation_size=200', '--batch_size=60',
+              f'--levels={FLAGS.levels - 1}', '--progress_seconds=1000']
+    trials = f'1-{FLAGS.trials}'
+    report = {'machine': f'{platform.node()} {os.cpu_count()} CPUs',
+              'runs': FLAGS.trials * FLAGS.levels, 'iterations': FLAGS.iterations}
+    for workers in (1, 2):
+      report[f'sweep_workers_{workers}_seconds'] = _timed('lottery_ticket.sweep', common + [
+          f'--output_dir={tmp}/sweep{workers}', f'--trials={trials}', f'--workers={workers}'])
+    report['sweep_speedup'] = (report['sweep_workers_1_seconds']
+                               / report['sweep_workers_2_seconds'])
+    runner = 'mnist_fc.runners.lottery_experiment'
+    report['trials_together_seconds'] = _timed(runner, common + [
+        f'--output_dir={tmp}/together', f'--trials={trials}'])
+    report['trials_separate_seconds'] = sum(
+        _timed(runner, common + [f'--output_dir={tmp}/separate', f'--trial={trial}'])
+        for trial in range(1, FLAGS.trials + 1))
+    report['startup_saved_per_trial_seconds'] = (
+        (report['trials_separate_seconds'] - report['trials_together_seconds'])
+        / max(1, FLAGS.trials - 1))
+  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+  with open(FLAGS.output, 'w') as f:
+    json.dump(report, f, indent=2)
+  print(json.dumps(report, indent=2))
+
+
+if __name__ == '__main__':
+  app.run(main)
