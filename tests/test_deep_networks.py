@@ -96,12 +96,12 @@ def test_training_in_parts_equals_training_in_full(tmp_path):
   checkpointer = checkpointing.Checkpointer(str(tmp_path / 'checkpoint.npz'))
   checkpointer.save(saver.states[0])  # through the file, as a resumed run reads it
   state = checkpointer.load()
-  assert state.iteration == 6 and len(state.rows) == 1 and len(state.interval) == 1
+  assert state.iteration == 6 and len(state.rows) == 2 and len(state.interval) == 1  # 0 and 4
   resumed = t.train(initial, masks, 12, order, eval_interval=4, resume=state)
   for key, value in full.final_weights.items():
     np.testing.assert_array_equal(resumed.final_weights[key], value, err_msg=key)
   pd.testing.assert_frame_equal(resumed.history, full.history, check_exact=True)
-  assert list(full.history['iteration']) == [4, 8, 12]
+  assert list(full.history['iteration']) == [0, 4, 8, 12]
 
 
 def _flags(cifar_dataset, output_dir, iterations=60):
