@@ -22,7 +22,8 @@ from lottery_ticket import datasets
 from lottery_ticket import preflight
 
 FLAGS = flags.FLAGS
-BINARIZE_EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune', 'supermask')
+BINARIZE_EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune', 'supermask',
+                        'sweep')
 
 
 def define_flags(experiment, networks, default_dataset):
