@@ -75,6 +75,16 @@ def is_chief(kind, environ=None):
   return task_type == 'chief' or (not has_chief and task_type == 'worker' and index == 0)
 
 
+def worker_output_dir(output_dir, kind, environ=None):
+  """Where this process writes: `output_dir`, or for a multi-worker task other than the chief
+  its own mirror {output_dir}/.{type}{index} (it trains every run in lockstep with the chief and
+  needs its own checkpoints and finished runs, but must not write the chief's files)."""
+  if is_chief(kind, environ):
+    return output_dir
+  task_type, index, _ = cluster_spec(environ)
+  return os.path.join(output_dir, f'.{task_type}{index}')
+
+
 def configure_cpu_devices(count):
   """Splits the CPU into `count` logical devices (before TensorFlow initialises its devices)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -145,6 +155,16 @@ def _canonical(name):
 def scope(strategy):
   """strategy.scope(), or a no-op context for single-device training."""
   return contextlib.nullcontext() if strategy is None else strategy.scope()
+
+
+def data_scope(strategy):
+  """Where the trainer's dataset variables are created: mirrored onto every local device, but
+  under multi_worker local to each worker (all hold the same data; the strategy would broadcast
+  it from the chief, which its collectives cannot do for uint8 images)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return contextlib.nullcontext()
+  return scope(strategy)
 
 
 def synchronize_batch_norm(model):

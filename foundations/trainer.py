@@ -123,12 +123,19 @@ class Trainer:
                jit_compile=True, schedule=None, weight_decay=0.0, augment_seed=None,
                extra_splits=None, strategy=None):
     self._strategy = strategy
+    with distribution.data_scope(strategy):
+      self._train_images = tf.Variable(train[0], trainable=False)
+      self._train_labels = tf.Variable(train[1].astype(np.int32), trainable=False)
+      self._splits = {'validation': _EvalSplit(*validation, eval_batch_size),
+                      'test': _EvalSplit(*test, eval_batch_size),
+                      **{name: _EvalSplit(*split, eval_batch_size)
+                         for name, split in (extra_splits or {}).items()}}
     with distribution.scope(strategy):
-      self._build(model, optimizer, train, validation, test, eval_batch_size, jit_compile,
-                  schedule, weight_decay, augment_seed, extra_splits)
+      self._build(model, optimizer, train, eval_batch_size, jit_compile, schedule,
+                  weight_decay, augment_seed)
 
-  def _build(self, model, optimizer, train, validation, test, eval_batch_size, jit_compile,
-             schedule, weight_decay, augment_seed, extra_splits):
+  def _build(self, model, optimizer, train, eval_batch_size, jit_compile, schedule,
+             weight_decay, augment_seed):
     self.model = model
     self.optimizer = optimizer
     self._schedule = None if schedule is None or schedule.is_constant else schedule
@@ -140,14 +147,8 @@ class Trainer:
     # Mixed precision wraps the optimizer in a LossScaleOptimizer (float16 gradients).
     self._loss_scaling = isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
     self._initial_optimizer_state = [v.numpy() for v in self.optimizer.variables]
-    self._train_images = tf.Variable(train[0], trainable=False)
-    self._train_labels = tf.Variable(train[1].astype(np.int32), trainable=False)
     self.num_train_examples = len(train[1])
     self._eval_batch_size = eval_batch_size
-    self._splits = {'validation': _EvalSplit(*validation, eval_batch_size),
-                    'test': _EvalSplit(*test, eval_batch_size),
-                    **{name: _EvalSplit(*split, eval_batch_size)
-                       for name, split in (extra_splits or {}).items()}}
     # One eager training-mode call creates the dropout layers' random generators (if any), so
     # their states exist before the first run and can be reset and checkpointed.
     model(tf.gather(self._train_images, [0]), training=True)
@@ -260,24 +261,27 @@ class Trainer:
     (the global batch's mean gradient) applied; returns its (loss, accuracy) share."""
     context = tf.distribute.get_replica_context()
     variables = self.model.trainable_variables
-    if self._augment:  # drawn for the whole batch, as on one device, then sliced
-      images = augmentation.augment(tf.gather(self._train_images, batch_indices),
-                                    self._augment_seed, iteration)
-      images = distribution.replica_slice(images, context)
-    else:
-      images = tf.gather(self._train_images, distribution.replica_slice(batch_indices, context))
-    labels = tf.gather(self._train_labels, distribution.replica_slice(batch_indices, context))
-    global_size = tf.cast(tf.shape(batch_indices)[0], tf.float32)
-    gradients, loss, correct = self._replica_gradients(images, labels, global_size)
+    own = distribution.replica_slice(batch_indices, context)
+    # Augmentation draws for the whole batch (as on one device, and inside XLA like there: its
+    # random numbers differ from TensorFlow's); the replica then keeps its slice.
+    images = tf.gather(self._train_images, batch_indices if self._augment else own)
+    start = tf.cast(context.replica_id_in_sync_group, tf.int32) * tf.shape(own)[0]
+    gradients, loss, correct = self._replica_gradients(
+        images, tf.gather(self._train_labels, own), iteration, start,
+        tf.cast(tf.shape(batch_indices)[0], tf.float32))
     gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
     if self._weight_decay:
       gradients = [g + self._weight_decay * v for g, v in zip(gradients, variables)]
     self.optimizer.apply_gradients(zip(gradients, variables), skip_gradients_aggregation=True)
     return loss, correct
 
-  def _replica_gradients_fn(self, images, labels, global_size):
-    """(gradients, loss sum, correct count) over a replica's examples, each / global_size."""
+  def _replica_gradients_fn(self, images, labels, iteration, start, global_size):
+    """(gradients, loss sum, correct count) over a replica's examples, each / global_size;
+    with augmentation, `images` is the whole batch, of which rows from `start` are its own."""
     self.traces += 1
+    if self._augment:
+      images = augmentation.augment(images, self._augment_seed, iteration)
+      images = images[start:start + tf.shape(labels)[0]]
     with tf.GradientTape() as tape:
       losses, correct = _loss_and_correct(self.model, images, labels, training=True)
       loss = tf.reduce_sum(losses) / global_size
