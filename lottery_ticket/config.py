@@ -130,8 +130,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
     ]
     if self.experiment == 'tfmot_pruning':
       checks += self._tfmot_checks()
-    if self.distribute != 'none':
-      checks += self._distribute_checks()
+    checks += self._distribute_checks()
     for ok, flag, expected in checks:
       if not ok:
         value = getattr(self, _FIELD_OF_FLAG.get(flag, flag))
@@ -141,7 +140,6 @@ class ExperimentConfig(network_lib.Hyperparameters):
 
   def _distribute_checks(self):
     """What --distribute cannot do, and its devices, cluster and batch split."""
-    one_device = f'false with --distribute={self.distribute} (it trains on one device only)'
     checks = [
         (self.distribute in distribution.KINDS, 'distribute', f'one of {distribution.KINDS}'),
         (self.cpu_devices >= 0, 'cpu_devices', 'an integer >= 0'),
@@ -149,6 +147,11 @@ class ExperimentConfig(network_lib.Hyperparameters):
          '0 unless --distribute=mirrored'),
         (not self.distribute_devices or self.distribute == 'mirrored', 'distribute_devices',
          'none unless --distribute=mirrored'),
+    ]
+    if self.distribute == 'none':
+      return checks
+    one_device = f'false with --distribute={self.distribute} (it trains on one device only)'
+    checks += [
         (not self.distribute_devices or self.batch_size % len(self.distribute_devices) == 0,
          'batch_size', f'a multiple of the {len(self.distribute_devices)} '
          '--distribute_devices'),

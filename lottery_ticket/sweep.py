@@ -279,14 +279,14 @@ def _define_flags():
 
 def _settings():
   """(config, tasks, workers, gpus, report_dir) from the flags, checked before anything runs."""
+  if FLAGS.distribute != 'none':
+    raise errors.UserInputError(
+        f'--distribute={FLAGS.distribute}: the sweep trains many runs in parallel workers; '
+        'distribute one large run with a single-run runner instead')
   if FLAGS.dataset is None:
     FLAGS.dataset = default_dataset(FLAGS.network)
   config = runner.config_from_flags('lottery', all_networks())
   config = dataclasses.replace(config, reinit_mode=FLAGS.reinit_mode)
-  if config.distribute != 'none':
-    raise errors.UserInputError(
-        f'--distribute={config.distribute}: the sweep trains many runs in parallel workers; '
-        'distribute one large run with a single-run runner instead')
   trials = runner.trials_from_flags()
   one_shot = runner._numbers('one_shot', FLAGS.one_shot, float)  # pylint: disable=protected-access
   bad = [p for p in one_shot if not 0 < p <= 100]
