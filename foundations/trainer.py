@@ -18,6 +18,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from foundations import augmentation
+from foundations import distribution
 from foundations import errors
 from foundations import model_state
 
@@ -107,6 +108,11 @@ class Trainer:
       the seed: Trainer.train's augment_seed).
     extra_splits: optional {name: (images, labels)} more splits that evaluate() accepts (e.g. a
       fixed training subset); they are not evaluated during training.
+    strategy: optional tf.distribute strategy (foundations.distribution) for data-parallel
+      training: the model and optimizer must have been created in its scope; every replica
+      trains on its slice of each global batch and the gradients are all-reduced, so results
+      equal single-device training up to summation order. XLA compiles each replica's forward
+      and backward pass; evaluation runs on one device. None: single-device training.
 
   Dropout masks are reproducible across checkpoints only if the model was built after
   keras.backend.experimental.enable_tf_random_generator(), which gives each Dropout layer a
@@ -115,7 +121,21 @@ class Trainer:
 
   def __init__(self, model, optimizer, train, validation, test, eval_batch_size=1000,
                jit_compile=True, schedule=None, weight_decay=0.0, augment_seed=None,
-               extra_splits=None):
+               extra_splits=None, strategy=None):
+    self._strategy = strategy
+    with distribution.data_scope(strategy):
+      self._train_images = tf.Variable(train[0], trainable=False)
+      self._train_labels = tf.Variable(train[1].astype(np.int32), trainable=False)
+      self._splits = {'validation': _EvalSplit(*validation, eval_batch_size),
+                      'test': _EvalSplit(*test, eval_batch_size),
+                      **{name: _EvalSplit(*split, eval_batch_size)
+                         for name, split in (extra_splits or {}).items()}}
+    with distribution.scope(strategy):
+      self._build(model, optimizer, train, eval_batch_size, jit_compile, schedule,
+                  weight_decay, augment_seed)
+
+  def _build(self, model, optimizer, train, eval_batch_size, jit_compile, schedule,
+             weight_decay, augment_seed):
     self.model = model
     self.optimizer = optimizer
     self._schedule = None if schedule is None or schedule.is_constant else schedule
@@ -127,21 +147,24 @@ class Trainer:
     # Mixed precision wraps the optimizer in a LossScaleOptimizer (float16 gradients).
     self._loss_scaling = isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
     self._initial_optimizer_state = [v.numpy() for v in self.optimizer.variables]
-    self._train_images = tf.Variable(train[0], trainable=False)
-    self._train_labels = tf.Variable(train[1].astype(np.int32), trainable=False)
     self.num_train_examples = len(train[1])
     self._eval_batch_size = eval_batch_size
-    self._splits = {'validation': _EvalSplit(*validation, eval_batch_size),
-                    'test': _EvalSplit(*test, eval_batch_size),
-                    **{name: _EvalSplit(*split, eval_batch_size)
-                       for name, split in (extra_splits or {}).items()}}
     # One eager training-mode call creates the dropout layers' random generators (if any), so
     # their states exist before the first run and can be reset and checkpointed.
     model(tf.gather(self._train_images, [0]), training=True)
     self._random_states = random_states(model)
+    if self._strategy is not None and (self._loss_scaling or self._random_states):
+      raise errors.UserInputError('--distribute: mixed precision and dropout train on one '
+                                  'device only; use --distribute=none')
     self._initial_random_states = [state.numpy() for state in self._random_states]
-    self._train_steps = tf.function(self._train_steps_fn, jit_compile=jit_compile)
+    if self._strategy is None:
+      self._train_steps = tf.function(self._train_steps_fn, jit_compile=jit_compile)
+    else:  # XLA cannot compile strategy.run; it compiles each replica's gradient computation
+      self._replica_gradients = tf.function(self._replica_gradients_fn, jit_compile=jit_compile)
+      self._train_steps = tf.function(self._distributed_train_steps_fn)
     self._evaluate = tf.function(self._evaluate_fn, jit_compile=jit_compile)
+    self._jit_compile = jit_compile
+    self._split_evaluators = {}  # under a strategy: split name -> its compiled evaluation
     self.traces = 0  # Python traces of the compiled functions, for leak checks
     self.max_chunk_iterations = MAX_CHUNK_ITERATIONS
 
@@ -217,6 +240,54 @@ class Trainer:
     steps = tf.cast(tf.shape(batch_indices)[0], tf.float32)
     return loss_sum / steps, correct_sum / steps
 
+  def _distributed_train_steps_fn(self, batch_indices, first_iteration):
+    """_train_steps_fn under the strategy: strategy.run per step, replicas in lockstep."""
+    self.traces += 1
+    strategy = self._strategy
+    loss_sum = tf.constant(0.0)
+    correct_sum = tf.constant(0.0)
+    for step in tf.range(tf.shape(batch_indices)[0]):
+      iteration = first_iteration + tf.cast(step, tf.int64)
+      if self._schedule is not None:
+        self.optimizer.learning_rate.assign(self._schedule(iteration))
+      loss, correct = strategy.run(self._replica_step, args=(batch_indices[step], iteration))
+      loss_sum += strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+      correct_sum += strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None)
+    steps = tf.cast(tf.shape(batch_indices)[0], tf.float32)
+    return loss_sum / steps, correct_sum / steps
+
+  def _replica_step(self, batch_indices, iteration):
+    """One replica's share of a step: its slice of the global batch, the all-reduced gradient
+    (the global batch's mean gradient) applied; returns its (loss, accuracy) share."""
+    context = tf.distribute.get_replica_context()
+    variables = self.model.trainable_variables
+    own = distribution.replica_slice(batch_indices, context)
+    # Augmentation draws for the whole batch (as on one device, and inside XLA like there: its
+    # random numbers differ from TensorFlow's); the replica then keeps its slice.
+    images = tf.gather(self._train_images, batch_indices if self._augment else own)
+    start = tf.cast(context.replica_id_in_sync_group, tf.int32) * tf.shape(own)[0]
+    gradients, loss, correct = self._replica_gradients(
+        images, tf.gather(self._train_labels, own), iteration, start,
+        tf.cast(tf.shape(batch_indices)[0], tf.float32))
+    gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+    if self._weight_decay:
+      gradients = [g + self._weight_decay * v for g, v in zip(gradients, variables)]
+    self.optimizer.apply_gradients(zip(gradients, variables), skip_gradients_aggregation=True)
+    return loss, correct
+
+  def _replica_gradients_fn(self, images, labels, iteration, start, global_size):
+    """(gradients, loss sum, correct count) over a replica's examples, each / global_size;
+    with augmentation, `images` is the whole batch, of which rows from `start` are its own."""
+    self.traces += 1
+    if self._augment:
+      images = augmentation.augment(images, self._augment_seed, iteration)
+      images = images[start:start + tf.shape(labels)[0]]
+    with tf.GradientTape() as tape:
+      losses, correct = _loss_and_correct(self.model, images, labels, training=True)
+      loss = tf.reduce_sum(losses) / global_size
+    gradients = tape.gradient(loss, self.model.trainable_variables)
+    return gradients, loss, tf.reduce_sum(correct) / global_size
+
   def _evaluate_fn(self, images, labels, weights):
     """(mean loss, accuracy) over a padded split."""
     self.traces += 1
@@ -232,7 +303,14 @@ class Trainer:
   def evaluate(self, split):
     """{'{split}_loss': ..., '{split}_accuracy': ...} for 'validation', 'test' or an extra."""
     data = self._splits[split]
-    loss, accuracy = self._evaluate(data.images, data.labels, data.weights)
+    if self._strategy is None:
+      loss, accuracy = self._evaluate(data.images, data.labels, data.weights)
+    else:  # a tf.function given distributed variables as arguments reuses the first trace's
+      if split not in self._split_evaluators:
+        self._split_evaluators[split] = tf.function(
+            lambda: self._evaluate_fn(data.images, data.labels, data.weights),
+            jit_compile=self._jit_compile)
+      loss, accuracy = self._split_evaluators[split]()
     return {f'{split}_loss': float(loss), f'{split}_accuracy': float(accuracy)}
 
   def _row_at_start(self, iteration):

@@ -8,6 +8,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from foundations import distribution
 from foundations import errors
 from foundations import save_restore
 from lottery_ticket import network as network_lib
@@ -66,6 +67,12 @@ class ExperimentConfig(network_lib.Hyperparameters):
   control: str = 'none'  # instability: 'random_prune' analyses random masks of equal counts
   binarize: bool = False  # kernels α·sign(w)·mask (binary-weight tickets; supermask: biprop)
   weight_init: str = WEIGHT_INITS[0]  # supermask: the frozen weights
+  # Data-parallel training of each run (foundations.distribution). Not a result setting: it
+  # changes results only within float tolerance, so a distributed run may resume or extend a
+  # single-device experiment and vice versa.
+  distribute: str = 'none'
+  distribute_devices: Tuple[str, ...] = ()  # mirrored: default every GPU, else every CPU
+  cpu_devices: int = 0  # > 0: split the CPU into this many logical devices
 
   def seed_for(self, purpose, *more):
     """A 31-bit seed for one purpose (see SEED_PURPOSES), fixed by --seed, --trial and `more`
@@ -123,12 +130,42 @@ class ExperimentConfig(network_lib.Hyperparameters):
     ]
     if self.experiment == 'tfmot_pruning':
       checks += self._tfmot_checks()
+    checks += self._distribute_checks()
     for ok, flag, expected in checks:
       if not ok:
         value = getattr(self, _FIELD_OF_FLAG.get(flag, flag))
         raise errors.UserInputError(f'--{flag}={_flag_text(value)}: expected {expected}')
     check_writable(self.output_dir)
     check_settings(self)
+
+  def _distribute_checks(self):
+    """What --distribute cannot do, and its devices, cluster and batch split."""
+    checks = [
+        (self.distribute in distribution.KINDS, 'distribute', f'one of {distribution.KINDS}'),
+        (self.cpu_devices >= 0, 'cpu_devices', 'an integer >= 0'),
+        (not self.cpu_devices or self.distribute == 'mirrored', 'cpu_devices',
+         '0 unless --distribute=mirrored'),
+        (not self.distribute_devices or self.distribute == 'mirrored', 'distribute_devices',
+         'none unless --distribute=mirrored'),
+    ]
+    if self.distribute == 'none':
+      return checks
+    one_device = f'false with --distribute={self.distribute} (it trains on one device only)'
+    checks += [
+        (not self.distribute_devices or self.batch_size % len(self.distribute_devices) == 0,
+         'batch_size', f'a multiple of the {len(self.distribute_devices)} '
+         '--distribute_devices'),
+        (not self.cpu_devices or self.distribute_devices or
+         self.batch_size % self.cpu_devices == 0, 'batch_size',
+         f'a multiple of --cpu_devices={self.cpu_devices}'),
+        (not self.dropout, 'dropout', one_device),
+        (not self.mixed_precision, 'mixed_precision', one_device),
+        (self.experiment != 'tfmot_pruning', 'distribute', 'none with tfmot_pruning'),
+    ]
+    distribution.check_devices(self.distribute_devices)
+    if self.distribute == 'multi_worker':
+      distribution.cluster_spec()
+    return checks
 
 
   def _tfmot_checks(self):

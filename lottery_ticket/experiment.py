@@ -16,6 +16,7 @@ import tf_keras as keras
 
 from foundations import batching
 from foundations import checkpointing
+from foundations import distribution
 from foundations import errors
 from foundations import interrupts
 from foundations import locking
@@ -61,6 +62,9 @@ class Experiment:
       config = dataclasses.replace(config, jit_compile=default_jit_compile(spec))
     self.config = config
     self.spec = spec
+    # --distribute: the strategy whose scope holds the model, optimizer and data (None: one device)
+    self.strategy = distribution.create_strategy(config.distribute, config.distribute_devices,
+                                                 config.cpu_devices, config.batch_size)
     # Not tf.config.experimental.enable_op_determinism(): it refuses XLA's MaxPool gradient even
     # on CPU. XLA's CPU kernels are deterministic for a fixed seed (tests check runs bit for bit).
     keras.backend.experimental.enable_tf_random_generator()  # checkpointable dropout RNG
@@ -79,9 +83,13 @@ class Experiment:
     extra = {}
     if spec.normalize_inputs:
       extra['channel_statistics'] = channel_statistics(self.dataset.train[0])
-    model = spec.build(self.dataset.input_shape, self.dataset.num_classes, dropout_rate, **extra)
-    if config.experiment == 'supermask':  # frozen weights, trainable scores
-      model = masked_layers.to_supermask(model)
+    with distribution.scope(self.strategy):
+      model = spec.build(self.dataset.input_shape, self.dataset.num_classes, dropout_rate,
+                         **extra)
+      if config.experiment == 'supermask':  # frozen weights, trainable scores
+        model = masked_layers.to_supermask(model)
+    if self.strategy is not None:  # batch statistics of the global batch, as on one device
+      distribution.synchronize_batch_norm(model)
     masked_layers.set_binarize(model, config.binarize)  # before the trainer traces it
     return model
 
@@ -90,7 +98,8 @@ class Experiment:
     """The compiled trainer, created on first use (it copies the dataset to the device)."""
     if self._trainer is None:
       config = self.config
-      optimizer = optimizers.create(config.optimizer, config.learning_rate, config.momentum)
+      with distribution.scope(self.strategy):
+        optimizer = optimizers.create(config.optimizer, config.learning_rate, config.momentum)
       if config.mixed_precision:
         optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
       self._trainer = trainer_lib.Trainer(
@@ -102,7 +111,8 @@ class Experiment:
           weight_decay=config.weight_decay,
           augment_seed=config.seed_for('augment') if config.augment else None,
           extra_splits={'train_subset': self.train_subset()}
-          if config.experiment == 'instability' else None)
+          if config.experiment == 'instability' else None,
+          strategy=self.strategy)
       if self._reseed:
         self._retarget_trainer()
     return self._trainer

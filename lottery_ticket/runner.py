@@ -15,6 +15,7 @@ import sys
 from absl import app
 from absl import flags
 
+from foundations import distribution
 from foundations import errors
 from foundations import interrupts
 from lottery_ticket import config as config_lib
@@ -81,6 +82,17 @@ def define_flags(experiment, networks, default_dataset):
   flags.DEFINE_float('progress_seconds', 15.0, 'Seconds between progress lines.')
   flags.DEFINE_integer('checkpoint_interval', 0,
                        'Iterations between mid-run checkpoints (0: about every 5 minutes).')
+  flags.DEFINE_enum('distribute', 'none', list(distribution.KINDS),
+                    'Data-parallel training of each run through tf.distribute: mirrored (the '
+                    'local devices) or multi_worker (the cluster in TF_CONFIG); the global '
+                    'batch is split across replicas. Results equal --distribute=none up to '
+                    'float summation order.')
+  flags.DEFINE_list('distribute_devices', [],
+                    '--distribute=mirrored: devices, e.g. /gpu:0,/gpu:1 (default: every GPU, '
+                    'or every logical CPU if there is none).')
+  flags.DEFINE_integer('cpu_devices', 0,
+                       '--distribute=mirrored: split the CPU into this many logical devices '
+                       '(testing, or CPU-only machines); 0: leave it whole.')
   if experiment in ('lottery', 'sweep'):
     flags.DEFINE_integer('levels', 20, 'Prune rounds after the dense level 0.')
   if experiment in ('lottery', 'one_shot', 'sweep'):
@@ -229,13 +241,16 @@ def config_from_flags(experiment, networks):
         ({iterations} if hyperparameters['report_iterations'] else set())))
   return config_lib.ExperimentConfig(
       experiment=experiment, network=spec.name, dataset=FLAGS.dataset,
-      dataset_path=FLAGS.dataset_path, output_dir=FLAGS.output_dir,
+      dataset_path=FLAGS.dataset_path,
+      output_dir=distribution.worker_output_dir(FLAGS.output_dir, FLAGS.distribute),
       dropout=FLAGS.dropout, validation_size=FLAGS.validation_size,
       trial=trials_from_flags()[0],
       seed=FLAGS.seed, jit_compile=FLAGS.jit_compile,
       progress_seconds=FLAGS.progress_seconds, checkpoint_interval=FLAGS.checkpoint_interval,
       pruning=_or_default(FLAGS.pruning, spec.pruning), rewind_iteration=FLAGS.rewind_iteration,
-      mixed_precision=FLAGS.mixed_precision, **hyperparameters, **optional)
+      mixed_precision=FLAGS.mixed_precision, distribute=FLAGS.distribute,
+      distribute_devices=tuple(FLAGS.distribute_devices), cpu_devices=FLAGS.cpu_devices,
+      **hyperparameters, **optional)
 
 
 def _default_hyperparameters(spec, experiment):

@@ -279,6 +279,10 @@ def _define_flags():
 
 def _settings():
   """(config, tasks, workers, gpus, report_dir) from the flags, checked before anything runs."""
+  if FLAGS.distribute != 'none':
+    raise errors.UserInputError(
+        f'--distribute={FLAGS.distribute}: the sweep trains many runs in parallel workers; '
+        'distribute one large run with a single-run runner instead')
   if FLAGS.dataset is None:
     FLAGS.dataset = default_dataset(FLAGS.network)
   config = runner.config_from_flags('lottery', all_networks())

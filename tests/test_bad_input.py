@@ -43,12 +43,13 @@ DEFAULT_FLAGS = {  # before each case's own flags; absl keeps the last value of 
 GARBAGE = b'PK\x03\x04 this is not what the file should hold \x00\xff' * 4
 LENET_SHAPES = {'hidden1': (784, 300), 'hidden2': (300, 100), 'output': (100, 10)}
 
-Case = collections.namedtuple('Case', 'name module flags names setup network')
+Case = collections.namedtuple('Case', 'name module flags names setup network env')
 
 
-def _case(name, module, flags, names, setup=None, network=False):
-  """A bad input: `names` (a template, like `flags`) must appear in the error line."""
-  return Case(name, module, flags, names, setup, network)
+def _case(name, module, flags, names, setup=None, network=False, env=None):
+  """A bad input: `names` (a template, like `flags`) must appear in the error line; `env`:
+  more environment variables of the runner."""
+  return Case(name, module, flags, names, setup, network, env)
 
 
 def _write(path, data):
@@ -450,6 +451,44 @@ CASES = [
     _case('binarize_not_boolean', f'{MNIST}.one_shot', ['--binarize=maybe'], '--binarize'),
     _case('binarize_on_an_unbinarized_experiment', f'{MNIST}.lottery_experiment',
           ['--binarize'], '--binarize=True (was False)', _record_default_settings),
+    # Data-parallel training (--distribute).
+    _case('distribute_unknown', f'{MNIST}.train', ['--distribute=horovod'],
+          '--distribute=horovod'),
+    _case('cpu_devices_without_mirrored', f'{MNIST}.train', ['--cpu_devices=2'],
+          '--cpu_devices=2: expected 0 unless --distribute=mirrored'),
+    _case('cpu_devices_negative', f'{MNIST}.train', ['--distribute=mirrored', '--cpu_devices=-1'],
+          '--cpu_devices=-1: expected an integer >= 0'),
+    _case('batch_size_not_divisible_by_cpu_devices', f'{MNIST}.train',
+          ['--distribute=mirrored', '--cpu_devices=3'],
+          '--batch_size=20: expected a multiple of --cpu_devices=3'),
+    _case('batch_size_not_divisible_by_devices', f'{MNIST}.lottery_experiment',
+          ['--distribute=mirrored', '--distribute_devices=/cpu:0,/cpu:1,/cpu:2'],
+          '--batch_size=20: expected a multiple of the 3 --distribute_devices'),
+    _case('distribute_devices_not_a_device', f'{MNIST}.train',
+          ['--distribute=mirrored', '--distribute_devices=/cpu:0,tpu7'],
+          "--distribute_devices=/cpu:0,tpu7: 'tpu7' is not a device name"),
+    _case('distribute_devices_without_mirrored', f'{MNIST}.train',
+          ['--distribute_devices=/cpu:0'], '--distribute_devices=/cpu:0: expected none unless'),
+    _case('distribute_devices_absent', f'{MNIST}.train',
+          ['--distribute=mirrored', '--distribute_devices=/gpu:0,/gpu:1'],
+          '--distribute_devices=/gpu:0,/gpu:1: no device /gpu:0 here', network=True),
+    _case('multi_worker_without_tf_config', f'{MNIST}.train', ['--distribute=multi_worker'],
+          '--distribute=multi_worker: TF_CONFIG is not set', env={'TF_CONFIG': ''}),
+    _case('multi_worker_tf_config_not_json', f'{MNIST}.one_shot', ['--distribute=multi_worker'],
+          'TF_CONFIG is not JSON', env={'TF_CONFIG': '{"cluster": '}),
+    _case('multi_worker_tf_config_bad_task', f'{MNIST}.lottery_experiment',
+          ['--distribute=multi_worker'], 'TF_CONFIG: "task" must name a job',
+          env={'TF_CONFIG': '{"cluster": {"worker": ["localhost:1"]}, '
+                            '"task": {"type": "worker", "index": 3}}'}),
+    _case('distribute_with_dropout', f'{CONV}.train', ['--distribute=mirrored', '--dropout'],
+          '--dropout=True: expected false with --distribute=mirrored'),
+    _case('distribute_with_mixed_precision', f'{MNIST}.train',
+          ['--distribute=mirrored', '--mixed_precision'],
+          '--mixed_precision=True: expected false with --distribute=mirrored'),
+    _case('distribute_tfmot_pruning', f'{MNIST}.tfmot_pruning', ['--distribute=mirrored'],
+          '--distribute=mirrored: expected none with tfmot_pruning'),
+    _case('distribute_sweep', SWEEP, ['--distribute=mirrored'],
+          '--distribute=mirrored: the sweep trains many runs in parallel workers'),
 ]
 
 
@@ -487,7 +526,7 @@ def outcomes(idx_dataset, cifar_dataset, tmp_path_factory):
 
   def run(case):
     flags, _, _ = prepared[case.name]
-    env = None if case.network else {'PYTHONPROFILEIMPORTTIME': '1'}
+    env = dict({} if case.network else {'PYTHONPROFILEIMPORTTIME': '1'}, **(case.env or {}))
     return conftest.run_module(case.module, *flags, timeout=300, env=env)
 
   ordered = sorted(CASES, key=lambda case: not case.network)  # the slow ones first
