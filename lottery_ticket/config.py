@@ -234,17 +234,22 @@ _EARLIER_DEFAULTS = dict(optimizer='adam', momentum=0.0, weight_decay=0.0, lr_mi
                          binarize=False)
 SETTINGS_FILE = 'experiment.json'
 # Learned masks share the lottery experiment's --output_dir (one report shows both) but train
-# with their own settings, recorded in their own file; --binarize picks their directory
-# (edge_popup/ or biprop/), so both kinds live side by side.
-SUPERMASK_SETTINGS_FILE = 'supermask.json'
+# with their own settings, recorded in a file per kind (edge_popup.json, biprop.json; --binarize
+# picks the kind and its directory), so edge-popup and biprop live side by side, each with its
+# own --weight_init.
 SUPERMASK_SETTINGS = tuple(s for s in RESULT_SETTINGS if s != 'binarize') + ('weight_init',)
 SHARED_SETTINGS = ('network', 'dataset', 'seed', 'validation_size')  # supermask vs experiment
+
+
+def supermask_kind(config):
+  """'biprop' (binary weights) or 'edge_popup': the run kind and directory of a supermask run."""
+  return 'biprop' if config.binarize else 'edge_popup'
 
 
 def settings_file(config):
   """(file name, the settings it records) of `config`'s experiment."""
   if config.experiment == 'supermask':
-    return SUPERMASK_SETTINGS_FILE, SUPERMASK_SETTINGS
+    return f'{supermask_kind(config)}.json', SUPERMASK_SETTINGS
   return SETTINGS_FILE, RESULT_SETTINGS
 
 
@@ -271,7 +276,8 @@ def _check_recorded(config, file_name, names):
 
 def check_settings(config):
   """Refuses an --output_dir whose recorded settings differ from `config`'s (a supermask run:
-  its own supermask.json, and network, dataset, seed and validation split of experiment.json).
+  its kind's own edge_popup.json or biprop.json, and network, dataset, seed and validation split
+  of experiment.json).
 
   Raises:
     UserInputError listing every flag whose value differs from the recorded one.
@@ -282,8 +288,8 @@ def check_settings(config):
 
 
 def record_settings(config):
-  """Writes {output_dir}/experiment.json, or supermask.json (once; later runs are checked
-  against it).
+  """Writes {output_dir}/experiment.json, or edge_popup.json / biprop.json (once; later runs
+  are checked against it).
 
   The file is created atomically (a complete temporary file hard-linked into place, which
   fails if it exists), so of processes starting at once exactly one writes it and the others

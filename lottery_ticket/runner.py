@@ -107,9 +107,10 @@ def define_flags(experiment, networks, default_dataset):
     flags.DEFINE_list('percent_remaining', ['50', '30', '10'],
                       'Percent of each layer\'s weights the learned mask keeps, each in (0, 100]; '
                       'comma-separated; one run per value.')
-    flags.DEFINE_enum('weight_init', config_lib.WEIGHT_INITS[0], list(config_lib.WEIGHT_INITS),
+    flags.DEFINE_enum('weight_init', None, list(config_lib.WEIGHT_INITS),
                       'The frozen weights, fan scaled by the kept fraction: sign(w)·sqrt(2/fan_in) '
-                      '(edge-popup\'s best), Kaiming normal, or the network\'s Gaussian Glorot.')
+                      '(edge-popup\'s best; the default), Kaiming normal (the default with '
+                      '--binarize, as biprop), or the network\'s Gaussian Glorot.')
   if experiment in BINARIZE_EXPERIMENTS:
     flags.DEFINE_boolean('binarize', False,
                          'Binary weights: kernels α·sign(w)·mask, α = mean |w| kept in the layer '
@@ -223,7 +224,9 @@ def config_from_flags(experiment, networks):
   if experiment == 'train':
     optional.update(masks=FLAGS.masks, presets=FLAGS.presets)
   if experiment == 'supermask':
-    optional['weight_init'] = FLAGS.weight_init
+    # With --binarize a signed constant would make biprop edge-popup: α·sign(W) = W.
+    optional['weight_init'] = FLAGS.weight_init or (
+        'kaiming_normal' if FLAGS.binarize else config_lib.WEIGHT_INITS[0])
   if experiment in BINARIZE_EXPERIMENTS:
     optional['binarize'] = FLAGS.binarize
   hyperparameters = {

@@ -22,6 +22,7 @@ import tf_keras as keras
 
 from foundations import masked_layers
 from foundations import paths
+from lottery_ticket import config as config_lib
 from lottery_ticket import protocols
 
 
@@ -74,14 +75,10 @@ def initial_scores(experiment):
   return scores
 
 
-def kind(config):
-  return 'biprop' if config.binarize else 'edge_popup'
-
-
 def supermask(experiment):
   """Learns a mask of each --percent_remaining on frozen weights (see the module doc)."""
   config = experiment.config
-  name = kind(config)
+  name = config_lib.supermask_kind(config)
   scores = initial_scores(experiment)
   for percent in config.percent_remaining:
     final_dir = paths.remaining_dir(config.output_dir, config.trial, name, percent)

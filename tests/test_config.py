@@ -52,8 +52,11 @@ def test_supermask_settings_have_their_own_file_but_share_network_data_and_seed(
                     momentum=0.9, lr_schedule='cosine', percent_remaining=(50.0,))
   config_lib.check_settings(learned)  # other training settings: accepted
   config_lib.record_settings(learned)
-  assert os.path.isfile(os.path.join(tmp_path, config_lib.SUPERMASK_SETTINGS_FILE))
-  config_lib.check_settings(dataclasses.replace(learned, binarize=True))  # biprop beside it
+  assert os.path.isfile(os.path.join(tmp_path, 'edge_popup.json'))
+  biprop = dataclasses.replace(learned, binarize=True, weight_init='kaiming_normal')
+  config_lib.check_settings(biprop)  # beside it, with its own settings file and weight init
+  config_lib.record_settings(biprop)
+  assert os.path.isfile(os.path.join(tmp_path, 'biprop.json'))
   with pytest.raises(errors.UserInputError, match=r'--weight_init=glorot'):
     config_lib.check_settings(dataclasses.replace(learned, weight_init='glorot'))
   with pytest.raises(errors.UserInputError, match=r'--seed=4 \(was 0\)'):

@@ -168,7 +168,7 @@ def test_supermask_runner_learns_masks_on_frozen_weights(edge_popup_run, idx_dat
     expected = masked_layers.top_mask(tf.constant(scores[name]),
                                       tf.constant(float(mask.sum()))).numpy()
     np.testing.assert_array_equal(mask, expected)
-  assert os.path.isfile(f'{edge_popup_run}/supermask.json')
+  assert os.path.isfile(f'{edge_popup_run}/edge_popup.json')
   assert not os.path.exists(f'{edge_popup_run}/experiment.json')
   # The learned mask is a ticket the train runner retrains, from the frozen weights too.
   out = f'{edge_popup_run}/retrain'
@@ -186,17 +186,21 @@ def test_supermask_runner_learns_masks_on_frozen_weights(edge_popup_run, idx_dat
 
 
 def test_biprop_runner_kernels_are_ternary(edge_popup_run, idx_dataset):
+  # Beside the edge-popup runs biprop keeps its own settings: Kaiming normal by default, and
+  # another --weight_init than its directory's is refused.
   process = conftest.run_module('mnist_fc.runners.supermask', '--percent_remaining=30',
-                                '--binarize', '--weight_init=kaiming_normal',
+                                '--binarize', '--weight_init=glorot',
                                 *conftest.small_run_flags(idx_dataset, edge_popup_run,
                                                           iterations=40))
-  assert 'weight_init' in process.stderr and process.returncode == 2  # one weight_init per dir
-  out = f'{edge_popup_run}_biprop'
-  process = conftest.run_module('mnist_fc.runners.supermask', '--percent_remaining=30',
-                                '--binarize', '--weight_init=kaiming_normal',
-                                *conftest.small_run_flags(idx_dataset, out, iterations=40))
   assert process.returncode == 0, process.stderr[-3000:]
-  run_dir = f'{out}/trial1/biprop/remaining30'
+  assert conftest.read_summary(
+      f'{edge_popup_run}/trial1/biprop/remaining30')['weight_init'] == 'glorot'
+  process = conftest.run_module('mnist_fc.runners.supermask', '--percent_remaining=30',
+                                '--binarize', *conftest.small_run_flags(
+                                    idx_dataset, edge_popup_run, iterations=40))
+  assert '--weight_init=kaiming_normal (was glorot)' in process.stderr
+  assert process.returncode == 2
+  run_dir = f'{edge_popup_run}/trial1/biprop/remaining30'
   assert conftest.read_summary(run_dir)['kind'] == 'biprop'
   masks = save_restore.load_arrays(f'{run_dir}/masks.npz')
   initial = save_restore.load_arrays(f'{run_dir}/initial.npz')
