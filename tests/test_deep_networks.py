@@ -146,7 +146,8 @@ def test_rewound_levels_start_from_the_dense_runs_weights_at_k(rewound, cifar_da
     assert summary['start_iteration'] == 10 and summary['pruning'] == 'global'
     assert sorted(summary['test_accuracy_at_report_iterations']) == ['30', '60']
     metrics = pd.read_csv(os.path.join(run_dir, 'metrics.csv'))
-    assert list(metrics['iteration']) == [20, 30, 40, 60]  # evaluations and report iterations
+    # the rewound start (untrained), then evaluations and report iterations
+    assert list(metrics['iteration']) == [10, 20, 30, 40, 60]
 
 
 def test_rewound_masks_shrink_globally_and_leave_shortcuts_and_output(rewound):
