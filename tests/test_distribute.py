@@ -82,6 +82,7 @@ def test_mirrored_equals_single_device(idx_dataset, tmp_path):
   assert any(np.any(final[0][k] != final[1][k]) for k in final[0])
 
 
+@pytest.mark.slow  # three mirrored TensorFlow processes (~25 s on 2 cores)
 def test_mirrored_resume_equals_an_uninterrupted_mirrored_run(idx_dataset, tmp_path):
   args = _flags(idx_dataset, str(tmp_path / 'resumed'), '--checkpoint_interval=20', *MIRRORED)
   runs.run_until(RUNNER, args, 'train] iteration 40/60')  # killed after the checkpoint at 40
@@ -107,6 +108,7 @@ def _tf_config(ports, index):
                      'task': {'type': 'worker', 'index': index}})
 
 
+@pytest.mark.slow  # two TensorFlow processes (~16 s on 2 cores)
 def test_single_worker_cluster_equals_single_device(idx_dataset, tmp_path):
   single = _train(idx_dataset, str(tmp_path / 'single'))
   worker = _train(idx_dataset, str(tmp_path / 'worker'), '--distribute=multi_worker',

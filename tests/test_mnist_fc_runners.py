@@ -137,7 +137,7 @@ def test_mask_criteria_share_the_dense_run_and_rank_by_their_scores(lottery_outp
   assert summary['mask_criterion'] == 'random'
 
 
-@pytest.mark.parametrize('mode', ['glorot', 'sample_original_signs', 'reshuffle'])
+@pytest.mark.parametrize('mode', ['glorot', 'sample_original_signs'])
 def test_reinitialize_keeps_mask_and_changes_init(lottery_output, idx_dataset, mode):
   output_dir, _ = lottery_output
   process = conftest.run_module('mnist_fc.runners.reinitialize', '--level=1,2',
@@ -156,8 +156,6 @@ def test_reinitialize_keeps_mask_and_changes_init(lottery_output, idx_dataset, m
     assert not np.array_equal(initial[survivors], theta0[survivors])
     if mode == 'sample_original_signs':
       np.testing.assert_array_equal(np.sign(initial[survivors]), np.sign(theta0[survivors]))
-    if mode == 'reshuffle':  # the surviving original values, moved
-      np.testing.assert_array_equal(np.sort(initial[survivors]), np.sort(theta0[survivors]))
     assert _summary(run_dir)['reinit_mode'] == mode
 
 

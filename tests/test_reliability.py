@@ -105,6 +105,7 @@ def _wait_for(process, marker):
   raise AssertionError(f'{marker!r} never printed')
 
 
+@pytest.mark.slow  # four TensorFlow processes, one SIGKILLed (~31 s on 2 cores)
 def test_runs_are_claimed_one_process_each_and_a_killed_claimant_is_taken_over(idx_dataset,
                                                                                 tmp_path):
   output_dir = str(tmp_path / 'claimed')

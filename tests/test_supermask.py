@@ -185,6 +185,7 @@ def test_supermask_runner_learns_masks_on_frozen_weights(edge_popup_run, idx_dat
   assert process.returncode == 0 and process.stdout.count('already complete') == 2
 
 
+@pytest.mark.slow  # three runner processes; the ternary kernel is unit-tested too
 def test_biprop_runner_kernels_are_ternary(edge_popup_run, idx_dataset):
   # Beside the edge-popup runs biprop keeps its own settings: Kaiming normal by default, and
   # another --weight_init than its directory's is refused.
@@ -213,6 +214,7 @@ def test_biprop_runner_kernels_are_ternary(edge_popup_run, idx_dataset):
     assert len(np.unique(final[f'{name}/kernel'])) == 3
 
 
+@pytest.mark.slow  # ~15 s on 2 cores
 def test_binarized_lottery_prunes_latent_weights(idx_dataset, tmp_path):
   out = str(tmp_path / 'binary')
   flags = conftest.small_run_flags(idx_dataset, out, iterations=40)

@@ -7,6 +7,7 @@ import os
 import shutil
 
 import numpy as np
+import pytest
 
 from lottery_ticket import config as config_lib
 from tests import conftest
@@ -78,6 +79,7 @@ def test_reconfigured_dropout_and_augmentation_seeds_match_a_new_process(tmp_pat
   assert trainer._default_augment_seed == fresh._default_augment_seed  # pylint: disable=protected-access
 
 
+@pytest.mark.slow  # ~14 s on 2 cores
 def test_control_trials_have_their_own_seeds_and_directories_and_are_aggregated(
     lenet_ticket, idx_dataset, tmp_path):
   from lottery_ticket.analysis import load  # pylint: disable=g-import-not-at-top
