@@ -10,6 +10,7 @@ import numpy as np
 
 from foundations import distribution
 from foundations import errors
+from foundations import mask_criteria
 from foundations import save_restore
 from lottery_ticket import network as network_lib
 
@@ -21,9 +22,6 @@ EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune', 'instab
 CONTROLS = ('none', 'random_prune')  # instability: analyse the masks themselves or a random mask
 REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs', 'signed_constant',
                 'reshuffle')
-# foundations.mask_criteria.CRITERIA (kept here: checking needs no TensorFlow)
-MASK_CRITERIA = ('magnitude', 'large_init', 'magnitude_increase', 'movement',
-                 'large_final_same_sign', 'random')
 # supermask: the frozen weights (lottery_ticket.supermask); the first is the default.
 WEIGHT_INITS = ('signed_kaiming_constant', 'kaiming_normal', 'glorot')
 # Every random choice has its own stream, so e.g. changing the data order leaves θ0 unchanged.
@@ -103,7 +101,8 @@ class ExperimentConfig(network_lib.Hyperparameters):
         (self.control_trials and all(k >= 1 for k in self.control_trials), 'control_trials',
          'an integer >= 1'),
         (self.reinit_mode in REINIT_MODES, 'reinit_mode', f'one of {REINIT_MODES}'),
-        (self.mask_criterion in MASK_CRITERIA, 'mask_criterion', f'one of {MASK_CRITERIA}'),
+        (self.mask_criterion in mask_criteria.CRITERIA, 'mask_criterion',
+         f'one of {mask_criteria.CRITERIA}'),
         (self.checkpoint_interval >= 0, 'checkpoint_interval', 'an integer >= 0'),
         (self.optimizer in OPTIMIZERS, 'optimizer', f'one of {OPTIMIZERS}'),
         (0 <= self.momentum < 1, 'momentum', 'a number in [0, 1)'),

@@ -18,6 +18,7 @@ from absl import flags
 from foundations import distribution
 from foundations import errors
 from foundations import interrupts
+from foundations import mask_criteria
 from lottery_ticket import config as config_lib
 from lottery_ticket import datasets
 from lottery_ticket import preflight
@@ -96,7 +97,7 @@ def define_flags(experiment, networks, default_dataset):
   if experiment in ('lottery', 'sweep'):
     flags.DEFINE_integer('levels', 20, 'Prune rounds after the dense level 0.')
   if experiment in ('lottery', 'one_shot', 'sweep'):
-    flags.DEFINE_enum('mask_criterion', 'magnitude', list(config_lib.MASK_CRITERIA),
+    flags.DEFINE_enum('mask_criterion', 'magnitude', list(mask_criteria.CRITERIA),
                       'How survivors are ranked for pruning (lowest removed): magnitude |wT|, '
                       'large_init |w0|, magnitude_increase |wT|-|w0|, movement |wT-w0|, '
                       'large_final_same_sign (sign-flipped weights first), random.')
