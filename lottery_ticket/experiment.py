@@ -143,10 +143,7 @@ class Experiment:
   def load_final_weights(self, run_dir):
     """The weights a finished run's pruning ranks: final.npz, or a binarized run's latent
     weights (final_latent.npz)."""
-    latent = os.path.join(run_dir, paths.FINAL_LATENT_WEIGHTS)
-    if os.path.isfile(latent):
-      return self.load_weights(latent)
-    return self.load_weights(os.path.join(run_dir, paths.FINAL_WEIGHTS))
+    return self.load_weights(recording.final_weights_path(run_dir))
 
   def run_outputs(self, result, masks):
     """(masks, {file name: arrays}) a finished run records beyond the trainer's result.
@@ -398,16 +395,13 @@ def _shapes(dataset):
 
 
 def recorded_run(final_dir):
-  """(summary, TrainingResult) of a run recorded in `final_dir`; raises TrainingDivergedError
-  for a diverged one."""
-  summary = save_restore.load_json_object(os.path.join(final_dir, paths.SUMMARY))
-  if summary.get('status') == 'diverged':
-    raise errors.TrainingDivergedError(
-        f'{final_dir} diverged ({summary.get("error")}); delete it to retry')
+  """(summary, TrainingResult) of a run recorded in `final_dir` (final_weights: what pruning
+  ranks, a binarized run's latent weights); raises TrainingDivergedError for a diverged one."""
+  summary = recording.recorded_summary(final_dir)
   print(f'{final_dir}: completed by another process, not retrained', flush=True)
   result = trainer_lib.TrainingResult(
       initial_weights=save_restore.load_arrays(os.path.join(final_dir, paths.INITIAL_WEIGHTS)),
-      final_weights=save_restore.load_arrays(os.path.join(final_dir, paths.FINAL_WEIGHTS)),
+      final_weights=save_restore.load_arrays(recording.final_weights_path(final_dir)),
       history=pd.read_csv(os.path.join(final_dir, paths.METRICS)),
       wall_seconds=summary.get('wall_seconds', 0.0),
       steps_per_second=summary.get('steps_per_second', 0.0))

@@ -10,13 +10,12 @@ import os
 
 import numpy as np
 
-from foundations import errors
 from foundations import locking
 from foundations import model_state
 from foundations import paths
 from foundations import pruning
-from foundations import save_restore
 from lottery_ticket import preflight
+from lottery_ticket import recording
 from lottery_ticket import rewinding
 
 
@@ -29,10 +28,7 @@ def completed(final_dir):
   if not paths.is_complete(final_dir):
     return None
   locking.remove_abandoned_claim(final_dir)  # a claimant killed as it finished
-  summary = save_restore.load_json_object(os.path.join(final_dir, paths.SUMMARY))
-  if summary.get('status') == 'diverged':
-    raise errors.TrainingDivergedError(
-        f'{final_dir} diverged earlier ({summary.get("error")}); delete it to retry')
+  summary = recording.recorded_summary(final_dir)
   print(f'{final_dir}: already complete, not retrained', flush=True)
   return summary
 

@@ -8,6 +8,7 @@ import os
 
 import tensorflow as tf
 
+from foundations import errors
 from foundations import paths
 from foundations import pruning
 from foundations import save_restore
@@ -90,3 +91,21 @@ def write_diverged_run(directory, masks, error, details):
   save_restore.save_csv(os.path.join(directory, paths.METRICS), error.history)
   save_restore.save_json(os.path.join(directory, paths.SUMMARY), dict(
       details, status='diverged', error=str(error), layers=layers, percent_remaining=overall))
+
+
+def recorded_summary(final_dir):
+  """The summary.json of a run recorded in `final_dir`; raises TrainingDivergedError for a
+  diverged one (a protocol must not prune or continue from it)."""
+  summary = save_restore.load_json_object(os.path.join(final_dir, paths.SUMMARY))
+  if summary.get('status') == 'diverged':
+    raise errors.TrainingDivergedError(
+        f'{final_dir} diverged earlier ({summary.get("error")}); delete it to retry')
+  return summary
+
+
+def final_weights_path(run_dir):
+  """The weights a recorded run's pruning ranks: final.npz, or a binarized run's latent weights
+  (final_latent.npz; its final.npz holds the ternary kernels it computed with)."""
+  latent = os.path.join(run_dir, paths.FINAL_LATENT_WEIGHTS)
+  return latent if os.path.isfile(latent) else os.path.join(run_dir, paths.FINAL_WEIGHTS)
+
