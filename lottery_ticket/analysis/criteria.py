@@ -48,21 +48,11 @@ def _line_style(kind):
               linestyle='-' if base == 'lottery' else '-.')
 
 
-def _panel(axes, table, kinds, statistic, ylabel):
-  rows = table[table['kind'].isin(kinds) & table[f'{statistic}_mean'].notna()]
-  for kind in kinds:
-    part = rows[rows['kind'] == kind]
-    if part.empty:
-      continue
-    mean = part[f'{statistic}_mean'].to_numpy(float) * 100
-    spread = [mean - part[f'{statistic}_min'].to_numpy(float) * 100,
-              part[f'{statistic}_max'].to_numpy(float) * 100 - mean]
-    axes.errorbar(part['percent_remaining'], mean, yerr=spread, markersize=4, capsize=3,
-                  label=summary_lib.kind_label(kind), **_line_style(kind))
-  axes.set_ylabel(ylabel)
-  if not rows.empty:
-    figures.percent_axis(axes, rows['percent_remaining'])
-  return rows
+def _panel(axes, table, kinds, statistic):
+  """figures' statistic panel, over the rows that have the statistic (runs recorded before the
+  row at init have none), with this module's line styles."""
+  has_values = table[table[f'{statistic}_mean'].notna()]
+  return figures.statistic_panel(axes, has_values, kinds, statistic, _line_style)
 
 
 def _finish(figure, axes, path, heading):
@@ -77,8 +67,8 @@ def criteria_figure(table, path, title):
   """Accuracy at early stop and at init vs percent remaining, one line per criterion."""
   kinds = criterion_kinds(table)
   figure, axes = figures.panels(2, height_inches=5.0)
-  _panel(axes[0], table, kinds, 'test_accuracy_at_early_stop', 'test accuracy at early stop (%)')
-  _panel(axes[1], table, kinds, 'test_accuracy_at_init', 'test accuracy at init, untrained (%)')
+  _panel(axes[0], table, kinds, 'test_accuracy_at_early_stop')
+  _panel(axes[1], table, kinds, 'test_accuracy_at_init')
   return _finish(figure, axes, path, f'{title}: mask criteria')
 
 
@@ -94,11 +84,9 @@ def learned_masks_figure(table, path, title):
   iterative-pruning tickets and (dotted) the dense network."""
   kinds = ['lottery'] + [k for k in LEARNED_KINDS if k in set(table['kind'])]
   figure, axes = figures.panels(2, height_inches=5.0)
-  for axes_, statistic, label in zip(
-      axes, ('final_test_accuracy', 'test_accuracy_at_early_stop'),
-      ('test accuracy at end of training (%)', 'test accuracy at early stop (%)')):
+  for axes_, statistic in zip(axes, ('final_test_accuracy', 'test_accuracy_at_early_stop')):
     _dense_line(axes_, table, statistic)
-    _panel(axes_, table[table['percent_remaining'] < 100.0], kinds, statistic, label)
+    _panel(axes_, table[table['percent_remaining'] < 100.0], kinds, statistic)
   return _finish(figure, axes, path, f'{title}: learned masks vs winning tickets')
 
 

@@ -33,7 +33,8 @@ FIGURE4_KINDS = ('lottery', 'one_shot') + tuple(k for k in summary_lib.CONTROL_K
                                                 if k.startswith('reinit'))
 _AXIS_LABELS = {'early_stop_iteration': 'early-stop iteration',
                 'test_accuracy_at_early_stop': 'test accuracy at early stop (%)',
-                'final_test_accuracy': 'test accuracy at end of training (%)'}
+                'final_test_accuracy': 'test accuracy at end of training (%)',
+                'test_accuracy_at_init': 'test accuracy at init, untrained (%)'}
 
 
 def experiment_title(attrs):
@@ -74,8 +75,11 @@ def percent_axis(axes, percents):
   axes.grid(True, alpha=0.3)
 
 
-def _statistic_panel(axes, table, kinds, statistic):
-  """Mean of `statistic` vs percent remaining per kind, min-max error bars; True if drawn."""
+def statistic_panel(axes, table, kinds, statistic, style=None):
+  """Mean of `statistic` vs percent remaining per kind, min-max error bars; True if drawn.
+
+  `style(kind)` gives the line's matplotlib keywords (default: by kind, markers 'o').
+  """
   scale = 1 if statistic == 'early_stop_iteration' else 100
   rows = table[table['kind'].isin(kinds)]
   for kind in summary_lib.kind_order(rows['kind']):
@@ -83,8 +87,9 @@ def _statistic_panel(axes, table, kinds, statistic):
     mean = part[f'{statistic}_mean'].to_numpy(float) * scale
     errors = [mean - part[f'{statistic}_min'].to_numpy(float) * scale,
               part[f'{statistic}_max'].to_numpy(float) * scale - mean]
-    axes.errorbar(part['percent_remaining'], mean, yerr=errors, marker='o', markersize=4,
-                  capsize=3, label=summary_lib.kind_label(kind), **_style(kind))
+    axes.errorbar(part['percent_remaining'], mean, yerr=errors, markersize=4, capsize=3,
+                  label=summary_lib.kind_label(kind),
+                  **(style(kind) if style else dict(marker='o', **_style(kind))))
   axes.set_ylabel(_AXIS_LABELS.get(statistic, statistic.replace('_', ' ')))
   if rows.empty:
     axes.text(0.5, 0.5, 'no runs', ha='center', va='center', transform=axes.transAxes)
@@ -107,7 +112,7 @@ def _trials_note(table):
 
 def _statistics_figure(table, path, title, kinds, statistics, heading):
   figure, axes = panels(len(statistics))
-  drawn = [_statistic_panel(ax, table, kinds, stat) for ax, stat in zip(axes, statistics)]
+  drawn = [statistic_panel(ax, table, kinds, stat) for ax, stat in zip(axes, statistics)]
   if any(drawn):
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc='outside lower center', ncol=min(len(labels), 4))
@@ -139,7 +144,7 @@ def figure_report_iterations(table, path, title, iterations):
   kinds = ('lottery', 'one_shot') + summary_lib.CONTROL_KINDS
   drawn = []
   for axes_, iteration in zip(axes, iterations):
-    drawn.append(_statistic_panel(axes_, table, kinds, summary_lib.report_column(iteration)))
+    drawn.append(statistic_panel(axes_, table, kinds, summary_lib.report_column(iteration)))
     axes_.set_title(f'iteration {iteration:,}')
     axes_.set_ylabel('test accuracy (%)')
   if any(drawn):
