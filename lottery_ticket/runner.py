@@ -15,6 +15,7 @@ import sys
 from absl import app
 from absl import flags
 
+from foundations import console
 from foundations import distribution
 from foundations import errors
 from foundations import interrupts
@@ -28,8 +29,46 @@ BINARIZE_EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune'
                         'sweep')
 
 
+# --help's groups besides the protocol's own flags (everything else the runner defines).
+DATA_AND_OUTPUT_FLAGS = ('network', 'dataset', 'dataset_path', 'validation_size', 'output_dir',
+                         'trial', 'trials', 'seed', 'progress_seconds', 'checkpoint_interval')
+
+
 def define_flags(experiment, networks, default_dataset):
-  """Defines the flags of `experiment` (one of config.EXPERIMENTS)."""
+  """Defines the flags of `experiment` (one of config.EXPERIMENTS).
+
+  Returns:
+    --help's groups: [(title, flag names)], the protocol's own flags first.
+  """
+  shared = _define_shared_flags(networks, default_dataset)
+  own = [name for name in _define_protocol_flags(experiment) if name not in shared]
+  return help_groups(own, shared)
+
+
+def help_groups(own, shared):
+  """[(title, flag names)] for --help: `own`, then `shared` split into training and data."""
+  training = [name for name in shared if name not in DATA_AND_OUTPUT_FLAGS]
+  return [('this runner', list(own)), ('training settings', training),
+          ('network, data and output', list(DATA_AND_OUTPUT_FLAGS))]
+
+
+def _defined(define):
+  """The names of the flags `define()` adds to FLAGS, in the order absl keeps them."""
+  before = set(FLAGS)
+  define()
+  return [name for name in FLAGS if name not in before]
+
+
+def _define_shared_flags(networks, default_dataset):
+  return _defined(lambda: _shared_flags(networks, default_dataset))
+
+
+def _define_protocol_flags(experiment):
+  return _defined(lambda: _protocol_flags(experiment))
+
+
+def _shared_flags(networks, default_dataset):
+  """The flags of every runner: data, output, the training settings."""
   flags.DEFINE_enum('network', next(iter(networks)), list(networks), 'Network to train.')
   flags.DEFINE_string('dataset', default_dataset,
                       f'Dataset: one of {sorted(datasets.DATASETS)}.')
@@ -94,6 +133,10 @@ def define_flags(experiment, networks, default_dataset):
   flags.DEFINE_integer('cpu_devices', 0,
                        '--distribute=mirrored: split the CPU into this many logical devices '
                        '(testing, or CPU-only machines); 0: leave it whole.')
+
+
+def _protocol_flags(experiment):
+  """The flags only some protocols have."""
   if experiment in ('lottery', 'sweep'):
     flags.DEFINE_integer('levels', 20, 'Prune rounds after the dense level 0.')
   if experiment in ('lottery', 'one_shot', 'sweep'):
@@ -291,6 +334,7 @@ def _run(experiment, configs, spec, dataset):
   """Builds the Experiment (this imports TensorFlow) and runs its protocol for each config
   (trial) in turn, reusing the network and compiled trainer."""
   # pylint: disable=g-import-not-at-top  (TensorFlow: only once the checks have passed)
+  console.import_tensorflow()
   from lottery_ticket import experiment as experiment_lib
   from lottery_ticket import instability
   from lottery_ticket import protocols
@@ -311,7 +355,7 @@ def _run(experiment, configs, spec, dataset):
 
 def run(experiment, networks, default_dataset):
   """Defines the flags, parses them and runs `experiment`; user mistakes exit with one line."""
-  define_flags(experiment, networks, default_dataset)
+  groups = define_flags(experiment, networks, default_dataset)
 
   def main(argv):
     if len(argv) > 1:
@@ -336,4 +380,4 @@ def run(experiment, networks, default_dataset):
         print(f'{e}, re-run the same command to resume', file=sys.stderr, flush=True)
         sys.exit(e.exit_status)
 
-  app.run(main, flags_parser=errors.parse_flags)
+  app.run(main, flags_parser=console.parse_flags(groups))
