@@ -8,6 +8,7 @@ setuptools.setup(
     description='Winning tickets by iterative magnitude pruning (Frankle & Carbin, ICLR 2019) '
                 'in TensorFlow 2',
     packages=setuptools.find_packages(include=['foundations', 'lottery_ticket*', 'mnist_fc*', 'cifar_conv*']),
+    package_data={'lottery_ticket.datasets': ['fashion_mnist_sample/*']},  # the bundled sample
     python_requires='>=3.10,<3.13',
     install_requires=[
         'tensorflow>=2.16,<2.22',

@@ -9,6 +9,7 @@ current compiled chunk; once it is saved, the run ends with interrupts.Interrupt
 """
 
 import os
+import sys
 
 import numpy as np
 
@@ -55,9 +56,27 @@ class Checkpointer:
         state.iteration)
 
   def load(self):
-    """The saved TrainingState, or None if there is no checkpoint file."""
+    """The saved TrainingState, or None if there is no checkpoint file.
+
+    A checkpoint is disposable: one that cannot be read (cut short by a crash or a full disk)
+    is set aside (see set_aside) and None returned, so the run restarts from its beginning.
+    """
     if not os.path.exists(self.path):
       return None
+    try:
+      return self._read()
+    except errors.UserInputError as e:
+      self.set_aside(e)
+      return None
+
+  def set_aside(self, reason):
+    """Renames the checkpoint out of the run's partial directory, with one warning line."""
+    aside = f'{os.path.dirname(self.path)}.unreadable_{os.path.basename(self.path)}'
+    os.replace(self.path, aside)
+    print(f'warning: {reason}; set aside as {aside}, the run restarts from its beginning',
+          file=sys.stderr, flush=True)
+
+  def _read(self):
     arrays = save_restore.load_arrays(self.path)
     try:
       rows = [dict(zip(trainer_lib.METRIC_COLUMNS, row)) for row in arrays['rows'].tolist()]

@@ -25,8 +25,8 @@ from foundations import errors
 
 _OUR_PACKAGES = ('foundations', 'lottery_ticket', 'mnist_fc', 'cifar_conv', 'benchmarks')
 _NOTICE = re.compile(
-    r'^(?:[IW]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+:\d+\] '  # absl C++ INFO / WARNING lines
-    r'|E\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ cuda_\w+\.cc:\d+\] failed call to cuInit'
+    r'^(?:[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\] '  # absl C++ INFO / WARNING lines
+    r'|E\d{4} [\d:.]+ +\d+ cuda_\w+\.cc:\d+\] failed call to cuInit'
     r'|WARNING: All log messages before absl::InitializeLog\(\) is called'
     r'|To enable the following instructions: .* rebuild TensorFlow)')
 _QUIET = {'quiet': None}  # decided once per process, from the command line and environment
@@ -84,7 +84,8 @@ def our_flags(flag_values=flags.FLAGS):
   """The names of the flags this project defines (not absl's, TensorFlow's or tfds')."""
   names = []
   for module, module_flags in flag_values.flags_by_module_dict().items():
-    if module == '__main__' or module.split('.')[0] in _OUR_PACKAGES:
+    main_script = module in ('__main__', sys.argv[0]) or module.endswith('.py')
+    if main_script or module.split('.')[0] in _OUR_PACKAGES:
       names.extend(flag.name for flag in module_flags)
   return names
 

@@ -36,3 +36,19 @@ def print_done(label, summary):
         f'{100 * summary["test_accuracy_at_early_stop"]:.2f}%, final '
         f'{100 * summary["final_test_accuracy"]:.2f}%, {summary["wall_seconds"]:.0f} s',
         flush=True)
+
+
+def verdict(summary, dense_summary, tolerance_points):
+  """The paper's question asked of one pruned run: does it match the dense network (test
+  accuracy at early stop at most `tolerance_points` below) and does it stop earlier?"""
+  accuracy, dense = (100 * s['test_accuracy_at_early_stop'] for s in (summary, dense_summary))
+  iteration, dense_iteration = summary['early_stop_iteration'], dense_summary['early_stop_iteration']
+  difference = accuracy - dense
+  matches = difference >= -tolerance_points - 1e-9  # as analysis.verdicts.dense_comparison
+  words = (f'matches the dense network (within {tolerance_points:g} points)' if matches else
+           f'falls {-difference:.2f} points short of the dense network')
+  change = (iteration - dense_iteration) / max(dense_iteration, 1) * 100
+  pace = (f'stops {-change:.0f}% earlier' if change < 0 else
+          'stops at the same iteration' if change == 0 else f'stops {change:.0f}% later')
+  return (f'the {summary["percent_remaining"]:.1f}% ticket {words}: test accuracy at early '
+          f'stop {accuracy:.2f}% vs {dense:.2f}%; {pace} ({iteration:,} vs {dense_iteration:,})')

@@ -15,8 +15,10 @@ from foundations import model_state
 from foundations import paths
 from foundations import pruning
 from lottery_ticket import preflight
+from lottery_ticket import progress
 from lottery_ticket import recording
 from lottery_ticket import rewinding
+from lottery_ticket.analysis import verdicts
 
 
 def _label(experiment, level, name):
@@ -93,10 +95,18 @@ def lottery(experiment):
     if start_weights is None:
       start_weights, start = rewinding.start_point(experiment, original)
     masks = experiment.prune(masks, final, start_weights, level)
-    _, result = experiment.train(final_dir, masks, start_weights,
-                                 _label(experiment, level, kind), start_iteration=start,
-                                 experiment='lottery', level=level)
+    summary, result = experiment.train(final_dir, masks, start_weights,
+                                       _label(experiment, level, kind), start_iteration=start,
+                                       experiment='lottery', level=level)
+    _print_verdict(experiment, level, kind, summary)
     final = result.final_weights
+
+
+def _print_verdict(experiment, level, kind, summary):
+  """One line: does the level's ticket match the trial's dense network, does it stop earlier."""
+  dense = recording.recorded_summary(experiment.run_dir(0, 'lottery'))
+  verdict = progress.verdict(summary, dense, verdicts.DEFAULT_TOLERANCE_POINTS)
+  print(f'[{_label(experiment, level, kind)}] verdict: {verdict}', flush=True)
 
 
 def one_shot(experiment):

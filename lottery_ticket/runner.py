@@ -48,7 +48,7 @@ def define_flags(experiment, networks, default_dataset):
 def help_groups(own, shared):
   """[(title, flag names)] for --help: `own`, then `shared` split into training and data."""
   training = [name for name in shared if name not in DATA_AND_OUTPUT_FLAGS]
-  return [('this runner', list(own)), ('training settings', training),
+  return [('this command', list(own)), ('training settings', training),
           ('network, data and output', list(DATA_AND_OUTPUT_FLAGS))]
 
 
@@ -71,7 +71,8 @@ def _shared_flags(networks, default_dataset):
   """The flags of every runner: data, output, the training settings."""
   flags.DEFINE_enum('network', next(iter(networks)), list(networks), 'Network to train.')
   flags.DEFINE_string('dataset', default_dataset,
-                      f'Dataset: one of {sorted(datasets.DATASETS)}.')
+                      f'Dataset: one of {sorted(datasets.DATASETS)}; {datasets.BUNDLED} '
+                      'ships with the package (works offline).')
   flags.DEFINE_string('dataset_path', None,
                       'Directory with the dataset files (MNIST-format IDX or CIFAR-10 python '
                       'batches); default: usual local places, then tensorflow-datasets.')
@@ -111,7 +112,9 @@ def _shared_flags(networks, default_dataset):
   flags.DEFINE_integer('eval_interval', None,
                        'Evaluate validation and test every this many iterations (default: 100, '
                        'or what keeps evaluation under 10% of the time for deep networks).')
-  flags.DEFINE_integer('validation_size', 5000, 'Training examples held out for validation.')
+  flags.DEFINE_integer('validation_size', None,
+                       'Training examples held out for validation (default: 5000; '
+                       f'{datasets.sample.VALIDATION_SIZE} for {datasets.BUNDLED}).')
   flags.DEFINE_integer('trial', 1, 'Trial number: selects the seeds and the trial directory.')
   flags.DEFINE_string('trials', None,
                       'Trials to run one after another in this process, e.g. 1-5 or 1,3,4 '
@@ -290,7 +293,7 @@ def config_from_flags(experiment, networks):
       experiment=experiment, network=spec.name, dataset=FLAGS.dataset,
       dataset_path=FLAGS.dataset_path,
       output_dir=distribution.worker_output_dir(FLAGS.output_dir, FLAGS.distribute),
-      dropout=FLAGS.dropout, validation_size=FLAGS.validation_size,
+      dropout=FLAGS.dropout, validation_size=_validation_size(),
       trial=trials_from_flags()[0],
       seed=FLAGS.seed, jit_compile=FLAGS.jit_compile,
       progress_seconds=FLAGS.progress_seconds, checkpoint_interval=FLAGS.checkpoint_interval,
@@ -298,6 +301,13 @@ def config_from_flags(experiment, networks):
       mixed_precision=FLAGS.mixed_precision, distribute=FLAGS.distribute,
       distribute_devices=tuple(FLAGS.distribute_devices), cpu_devices=FLAGS.cpu_devices,
       **hyperparameters, **optional)
+
+
+def _validation_size():
+  """--validation_size, or the dataset's default (an unknown --dataset is reported later)."""
+  if FLAGS.validation_size is not None or FLAGS.dataset not in datasets.DATASETS:
+    return _or_default(FLAGS.validation_size, config_lib.ExperimentConfig.validation_size)
+  return datasets.default_validation_size(FLAGS.dataset)
 
 
 def _default_hyperparameters(spec, experiment):
@@ -370,6 +380,9 @@ def run(experiment, networks, default_dataset):
               f'training_iterations={config.training_iterations} batch_size={config.batch_size} '
               f'learning_rate={config.learning_rate} output_dir={config.output_dir}', flush=True)
         _run(experiment, configs, networks[config.network], dataset)
+        print(f'report: python -m lottery_ticket.analysis.report '
+              f'--experiment_dir={FLAGS.output_dir} --output_dir={FLAGS.output_dir}/report',
+              flush=True)
       except errors.UserInputError as e:
         errors.exit_with_error(str(e))
       except errors.TrainingDivergedError as e:

@@ -32,6 +32,7 @@ import time
 from absl import app
 from absl import flags
 
+from foundations import console
 from foundations import errors
 from foundations import interrupts
 from foundations import paths
@@ -265,7 +266,13 @@ class Sweep:
 
 
 def _define_flags():
-  runner.define_flags('sweep', all_networks(), None)
+  """Defines the sweep's flags; returns --help's groups (runner.define_flags)."""
+  groups = runner.define_flags('sweep', all_networks(), None)
+  own = runner._defined(_define_sweep_flags)  # pylint: disable=protected-access
+  return [(groups[0][0], groups[0][1] + own)] + groups[1:]
+
+
+def _define_sweep_flags():
   flags.DEFINE_list('one_shot', [], 'One-shot pruning targets (percent remaining), '
                     'e.g. 51.3,21.1,7.0,3.6 (default: none).')
   flags.DEFINE_integer('reinit_trials', 0, 'Random reinitialisations per ticket (paper: 3).')
@@ -375,8 +382,7 @@ def main(argv):
 
 
 def run():
-  _define_flags()
-  app.run(main, flags_parser=errors.parse_flags)
+  app.run(main, flags_parser=console.parse_flags(_define_flags()))
 
 
 if __name__ == '__main__':

@@ -1,3 +1,4 @@
+import dataclasses
 import os
 
 import numpy as np
@@ -70,12 +71,20 @@ def test_validation_size_checked(idx_dataset):
 def test_unreachable_download_fails_fast_naming_dataset_path(tmp_path, monkeypatch):
   import time
   monkeypatch.setenv('TFDS_DATA_DIR', str(tmp_path))
-  monkeypatch.setitem(datasets.DATASETS, 'mnist', datasets.DATASETS['mnist'].__class__(
-      'mnist', 'https://127.0.0.1:9/', idx.load_split, idx.has_files))
+  monkeypatch.setitem(datasets.DATASETS, 'mnist', dataclasses.replace(
+      datasets.DATASETS['mnist'], download_url='https://127.0.0.1:9/'))
   start = time.monotonic()
-  with pytest.raises(errors.UserInputError, match='--dataset_path'):
+  with pytest.raises(errors.UserInputError, match='--dataset_path') as raised:
     datasets.load('mnist')
   assert time.monotonic() - start < 30
+  message = str(raised.value)  # one line that lists every way to get the data
+  assert message.startswith('--dataset=mnist: not found here and cannot download it from '
+                            '127.0.0.1') and '\n' not in message
+  for way in ('--dataset=fashion_mnist_sample', '--dataset_path=DIR with train-images-idx3-ubyte',
+              f'tensorflow-datasets with internet (downloads mnist into {tmp_path})'):
+    assert way in message
+  assert 'apt-get install dataset-fashion-mnist (found in /usr/share/datasets/fashion-mnist)' in (
+      datasets.ways_to_get('fashion_mnist', datasets.get('fashion_mnist')))
 
 
 def test_tensorflow_datasets_path_with_mock_data(tmp_path, monkeypatch):

@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 
-from foundations import errors
 from tests import conftest
 from tests import runs
 
@@ -164,13 +163,25 @@ def test_corrupt_saved_level_is_detected(uninterrupted, idx_dataset, tmp_path, n
   assert last.startswith('error: ') and path in last
 
 
-def test_corrupt_checkpoint_is_detected(tmp_path):
-  from foundations import checkpointing  # pylint: disable=g-import-not-at-top
-  path = str(tmp_path / 'checkpoint.npz')
-  with open(path, 'wb') as f:
-    f.write(b'PK\x03\x04 garbage')
-  with pytest.raises(errors.UserInputError, match='checkpoint.npz'):
-    checkpointing.Checkpointer(path).load()
+def test_unreadable_checkpoint_is_set_aside_and_the_run_restarts(uninterrupted, idx_dataset,
+                                                                    tmp_path):
+  output_dir = str(tmp_path / 'cut_short')
+  subprocess.run(['cp', '-r', uninterrupted, output_dir], check=True)
+  level = os.path.join(output_dir, 'trial1', 'level2')
+  subprocess.run(['rm', '-r', os.path.join(level, 'lottery')], check=True)
+  os.makedirs(os.path.join(level, '.lottery.partial'))
+  with open(os.path.join(level, '.lottery.partial', 'checkpoint.npz'), 'wb') as f:
+    f.write(b'PK\x03\x04 cut short by a crash')
+  process = conftest.run_module(RUNNER, *_flags(idx_dataset, output_dir))
+  assert process.returncode == 0, process.stderr
+  aside = os.path.join(level, '.lottery.partial.unreadable_checkpoint.npz')
+  warnings = [line for line in process.stderr.splitlines() if line.startswith('warning:')]
+  assert len(warnings) == 1 and 'not a readable .npz array file' in warnings[0]
+  assert warnings[0].endswith(f'set aside as {aside}, the run restarts from its beginning')
+  with open(aside, 'rb') as f:
+    assert f.read() == b'PK\x03\x04 cut short by a crash'  # renamed, not deleted
+  os.remove(aside)
+  runs.assert_same_results(uninterrupted, output_dir)
 
 
 def test_run_claim_is_exclusive_and_a_stale_claim_of_another_host_is_taken_over(tmp_path):

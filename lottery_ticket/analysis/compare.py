@@ -14,6 +14,7 @@ from absl import app
 from absl import flags
 import pandas as pd
 
+from foundations import console
 from foundations import errors
 from foundations import save_restore
 from lottery_ticket.analysis import figures
@@ -87,4 +88,4 @@ if __name__ == '__main__':
   flags.DEFINE_list('experiment_dirs', None, 'The --output_dir of each experiment to compare.')
   flags.DEFINE_list('labels', None, 'A label per experiment (default: the directories).')
   flags.DEFINE_string('output_dir', None, 'Directory for comparison.csv and comparison.png.')
-  app.run(main, flags_parser=errors.parse_flags)
+  app.run(main, flags_parser=console.parse_flags())

@@ -22,7 +22,8 @@ DEFAULT_CURVE_PERCENTS = (100, 51.3, 21.1, 7.0, 3.6, 1.9)
 NETWORK_NAMES = {'lenet300_100': 'LeNet-300-100', 'conv2': 'Conv-2', 'conv4': 'Conv-4',
                  'conv6': 'Conv-6', 'vgg16': 'VGG-16', 'vgg19': 'VGG-19',
                  **{f'resnet{d}': f'ResNet-{d}' for d in (20, 32, 44, 56, 110)}}
-DATASET_NAMES = {'mnist': 'MNIST', 'fashion_mnist': 'Fashion-MNIST', 'cifar10': 'CIFAR-10'}
+DATASET_NAMES = {'mnist': 'MNIST', 'fashion_mnist': 'Fashion-MNIST', 'cifar10': 'CIFAR-10',
+                 'fashion_mnist_sample': 'the bundled Fashion-MNIST sample (10K/2K)'}
 KIND_COLORS = {'lottery': 'tab:blue', 'one_shot': 'tab:green', 'reinit': 'tab:orange',
                'reinit_sample_original': 'tab:red', 'reinit_sample_original_signs': 'tab:purple',
                'reinit_signed_constant': 'tab:pink', 'reinit_reshuffle': 'tab:cyan',
@@ -124,7 +125,14 @@ def figure1(table, path, title):
   """Early-stop iteration and test accuracy at early stop vs percent remaining (paper Fig. 1)."""
   return _statistics_figure(table, path, title, FIGURE1_KINDS,
                             ('early_stop_iteration', 'test_accuracy_at_early_stop'),
-                            'winning tickets vs random controls')
+                            figure1_heading(table['kind']))
+
+
+def figure1_heading(kinds):
+  """'winning tickets vs random reinit, random pruning': only the controls that were run."""
+  present = [k for k in summary_lib.kind_order(kinds) if k in FIGURE1_KINDS[1:]]
+  labels = ', '.join(summary_lib.kind_label(k) for k in present)
+  return f'winning tickets vs {labels}' if labels else 'winning tickets'
 
 
 def figure4(table, path, title):

@@ -17,6 +17,7 @@ import os
 from absl import app
 from absl import flags
 
+from foundations import console
 from foundations import errors
 from foundations import save_restore
 from lottery_ticket.analysis import coverage
@@ -119,4 +120,4 @@ def main(argv):
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main, flags_parser=errors.parse_flags)
+  app.run(main, flags_parser=console.parse_flags())

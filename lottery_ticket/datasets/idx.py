@@ -45,7 +45,10 @@ def read_idx(path, rank):
 def write_idx(path, array):
   """Writes a uint8 array as an IDX file (gzipped if `path` ends with .gz)."""
   header = bytes([0, 0, _UNSIGNED_BYTE, array.ndim]) + np.asarray(array.shape, '>u4').tobytes()
-  opener = gzip.open if path.endswith('.gz') else open
+  if path.endswith('.gz'):  # mtime 0: the same array gives the same bytes
+    opener = lambda p, mode: gzip.GzipFile(p, mode, mtime=0)  # pylint: disable=unnecessary-lambda-assignment
+  else:
+    opener = open
   with opener(path, 'wb') as f:
     f.write(header + np.ascontiguousarray(array, np.uint8).tobytes())
 
