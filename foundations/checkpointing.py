@@ -58,16 +58,18 @@ class Checkpointer:
   def load(self):
     """The saved TrainingState, or None if there is no checkpoint file.
 
-    A checkpoint is disposable: one that cannot be read (cut short by a crash or a full disk)
-    is set aside (see set_aside) and None returned, so the run restarts from its beginning.
+    A checkpoint is disposable: a file that is not a readable .npz (cut short by a crash or a
+    full disk) is set aside (see set_aside) and None returned, so the run restarts from its
+    beginning. A readable file that is not a training checkpoint is refused (UserInputError).
     """
     if not os.path.exists(self.path):
       return None
     try:
-      return self._read()
+      arrays = save_restore.load_arrays(self.path)
     except errors.UserInputError as e:
       self.set_aside(e)
       return None
+    return self._state(arrays)
 
   def set_aside(self, reason):
     """Renames the checkpoint out of the run's partial directory, with one warning line."""
@@ -76,8 +78,7 @@ class Checkpointer:
     print(f'warning: {reason}; set aside as {aside}, the run restarts from its beginning',
           file=sys.stderr, flush=True)
 
-  def _read(self):
-    arrays = save_restore.load_arrays(self.path)
+  def _state(self, arrays):
     try:
       rows = [dict(zip(trainer_lib.METRIC_COLUMNS, row)) for row in arrays['rows'].tolist()]
       for row in rows:
