@@ -17,6 +17,7 @@ setuptools.setup(
         'tensorflow-datasets>=4.9,<5',
         'importlib_resources>=5',  # tfds needs it to download but does not declare it
         'tensorflow-model-optimization>=0.8,<0.9',
+        'ai-edge-litert>=1.2,<3',  # LiteRT's interpreter; tf.lite.Interpreter is deprecated
         'numpy>=1.26,<3',
         'absl-py>=1.2,<2',  # tensorflow-model-optimization 0.8 pins absl-py~=1.2
         'pandas>=2,<3',

@@ -4,9 +4,13 @@ accuracy through the TFLite interpreter, and single-image latency.
 Both conversions ask for TFLite's sparse weight encoding (Optimize.EXPERIMENTAL_SPARSITY), which
 the converter applies to weight tensors that are sparse enough to gain from it; the quantised
 file also uses dynamic-range quantisation (int8 weights, float activations; Optimize.DEFAULT).
+
+Models are loaded and timed with LiteRT's interpreter (the ai_edge_litert package), or with
+tf.lite.Interpreter (deprecated: it prints a warning saying so) where LiteRT is not installed.
 """
 
 import gzip
+import importlib.metadata
 import time
 
 import numpy as np
@@ -31,9 +35,42 @@ def gzip_bytes(data):
 
 
 RESOLVERS = {  # how kernels are chosen: TFLite's default (with XNNPACK), or builtin kernels only
-    'xnnpack': tf.lite.experimental.OpResolverType.AUTO,
-    'builtin': tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    'xnnpack': 'AUTO',
+    'builtin': 'BUILTIN_WITHOUT_DEFAULT_DELEGATES',
 }
+LOAD_SETTINGS = {  # export.json's loads_with keys: the RESOLVERS key each stands for
+    'default': 'xnnpack',  # Interpreter(model_content=...) with nothing else set
+    'builtin_kernels': 'builtin',
+}
+
+
+def _runtime():
+  """(Interpreter class, OpResolverType, package name): LiteRT's, else tf.lite's."""
+  try:
+    from ai_edge_litert import interpreter as litert  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return tf.lite.Interpreter, tf.lite.experimental.OpResolverType, 'tf.lite'
+  return litert.Interpreter, litert.OpResolverType, 'ai_edge_litert'
+
+
+def interpreter_package():
+  """{'package': 'ai_edge_litert' or 'tf.lite', 'version': its version} of the interpreter."""
+  package = _runtime()[2]
+  if package == 'tf.lite':
+    return dict(package=package, version=tf.__version__)
+  return dict(package=package, version=importlib.metadata.version('ai-edge-litert'))
+
+
+def resolver_setting(resolver):
+  """How a user asks for `resolver` (a RESOLVERS key), e.g. 'OpResolverType.AUTO'."""
+  return f'OpResolverType.{RESOLVERS[resolver]}'
+
+
+def _new_interpreter(tflite_bytes, resolver, num_threads=None):
+  interpreter_class, resolver_type, _ = _runtime()
+  return interpreter_class(model_content=tflite_bytes, num_threads=num_threads,
+                           experimental_op_resolver_type=getattr(resolver_type,
+                                                                 RESOLVERS[resolver]))
 
 
 def _interpreter(tflite_bytes, batch_shape, num_threads=None, resolver='xnnpack'):
@@ -44,8 +81,7 @@ def _interpreter(tflite_bytes, batch_shape, num_threads=None, resolver='xnnpack'
   named explicitly and cannot run the model.
   """
   try:
-    interpreter = tf.lite.Interpreter(model_content=tflite_bytes, num_threads=num_threads,
-                                      experimental_op_resolver_type=RESOLVERS[resolver])
+    interpreter = _new_interpreter(tflite_bytes, resolver, num_threads)
     index = interpreter.get_input_details()[0]['index']
     interpreter.resize_tensor_input(index, batch_shape)
     interpreter.allocate_tensors()
@@ -59,12 +95,15 @@ def _interpreter(tflite_bytes, batch_shape, num_threads=None, resolver='xnnpack'
 def runs_with(tflite_bytes, resolver):
   """Whether the interpreter can run the model with `resolver` (a RESOLVERS key) alone."""
   try:
-    interpreter = tf.lite.Interpreter(model_content=tflite_bytes,
-                                      experimental_op_resolver_type=RESOLVERS[resolver])
-    interpreter.allocate_tensors()
+    _new_interpreter(tflite_bytes, resolver).allocate_tensors()
   except RuntimeError:
     return False
   return True
+
+
+def loads_with(tflite_bytes):
+  """{LOAD_SETTINGS key: whether an interpreter with that setting loads the model}."""
+  return {key: runs_with(tflite_bytes, resolver) for key, resolver in LOAD_SETTINGS.items()}
 
 
 def predict(tflite_bytes, images, batch_size=1000):

@@ -10,7 +10,12 @@ writes into OUT (atomically: a hidden partial directory renamed into place):
   model_dynamic_range.tflite  TFLite, dynamic-range quantised (int8 weights), sparse encoding;
   export.json                 sizes raw and gzipped against the dense network's, per-layer
                               sparsity counted from the exported weights, test accuracy of the
-                              Keras model and of each TFLite model, single-image latency.
+                              Keras model and of each TFLite model, single-image latency,
+                              the TFLite interpreter used (LiteRT's ai_edge_litert, else
+                              tf.lite) and which of its settings load each .tflite file.
+
+The line printed at the end names export.json and every .tflite file that a default interpreter
+cannot load (with the setting that does load it).
 
 The dense network compared against is the trial's level-0 lottery run when the experiment has
 one, else an untrained dense network of the same architecture (same sizes and latency).
@@ -132,6 +137,8 @@ def _write(partial, run, ticket, dense, dense_source, masks, dataset, latency_ru
     files[name] = dict(bytes=len(data), gzip_bytes=tflite_files.gzip_bytes(data),
                        dense_bytes=len(dense_data),
                        dense_gzip_bytes=tflite_files.gzip_bytes(dense_data))
+    if name.endswith('.tflite'):
+      files[name]['loads_with'] = tflite_files.loads_with(data)
   accuracy['keras'] = tflite_files.accuracy(keras_logits, labels)
   accuracy['masked_network'] = tflite_files.accuracy(masked_logits, labels)
   layers = _layers(ticket, masks)
@@ -154,7 +161,26 @@ def _write(partial, run, ticket, dense, dense_source, masks, dataset, latency_ru
       float_tflite_minus_keras_points=float_difference,
       float_tflite_within_tolerance=abs(float_difference) <= FLOAT_TOLERANCE_POINTS,
       latency_ms=latency,
-      latency_runs=latency_runs, latency_threads=1, tensorflow_version=tf.__version__))
+      latency_runs=latency_runs, latency_threads=1, tensorflow_version=tf.__version__,
+      tflite_interpreter=tflite_files.interpreter_package()))
+
+
+def summary_line(path):
+  """The line printed after an export: export.json's path, and files needing other settings."""
+  from foundations import tflite_files  # pylint: disable=g-import-not-at-top
+  notes = []
+  for name, entry in sorted(save_restore.load_json_object(path)['files'].items()):
+    loads = entry.get('loads_with', {'default': True})
+    if loads['default']:
+      continue
+    working = [key for key in tflite_files.LOAD_SETTINGS if loads.get(key)]
+    if working:
+      resolver = tflite_files.LOAD_SETTINGS[working[0]]
+      notes.append(f'{name} loads only with {working[0].replace("_", " ")} '
+                   f'({tflite_files.resolver_setting(resolver)})')
+    else:
+      notes.append(f'{name} loads with none of {", ".join(sorted(loads))}')
+  return '; '.join([f'export: {path}'] + notes)
 
 
 def main(argv):
@@ -176,7 +202,7 @@ def main(argv):
     except interrupts.Interrupted as e:
       print(f'{e}; nothing was exported', file=sys.stderr, flush=True)
       sys.exit(e.exit_status)
-  print(f'export: {path}', flush=True)
+  print(summary_line(path), flush=True)
 
 
 if __name__ == '__main__':
