@@ -12,6 +12,7 @@ later INFO and WARNING lines away and its errors visible. A person who sets TF_C
 or passes absl's --verbosity (-v) sees everything, as TensorFlow prints it.
 """
 
+import contextlib
 import os
 import re
 import sys
@@ -28,7 +29,8 @@ _NOTICE = re.compile(
     r'^(?:[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\] '  # absl C++ INFO / WARNING lines
     r'|E\d{4} [\d:.]+ +\d+ cuda_\w+\.cc:\d+\] failed call to cuInit'
     r'|WARNING: All log messages before absl::InitializeLog\(\) is called'
-    r'|To enable the following instructions: .* rebuild TensorFlow)')
+    r'|To enable the following instructions: .* rebuild TensorFlow'
+    r'|INFO: Created TensorFlow Lite XNNPACK delegate for CPU)')
 _QUIET = {'quiet': None}  # decided once per process, from the command line and environment
 
 
@@ -57,26 +59,36 @@ def quiet_python_logs():
     logging.set_verbosity(logging.ERROR)
 
 
-def import_tensorflow():
-  """Imports TensorFlow and lists its devices, dropping its start-up notices; returns tf."""
-  if not quiet_logs() or 'tensorflow' in sys.modules:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    return tf
+@contextlib.contextmanager
+def notices_dropped():
+  """Within the block, lines written to file descriptor 2 that are start-up notices of
+  TensorFlow or LiteRT are dropped and the others passed on at its end (when logs are quiet)."""
+  if not quiet_logs():
+    yield
+    return
   sys.stderr.flush()
   saved = os.dup(2)
   with tempfile.TemporaryFile(mode='w+b') as captured:
     os.dup2(captured.fileno(), 2)
     try:
-      import tensorflow as tf  # pylint: disable=g-import-not-at-top
-      tf.config.list_physical_devices()  # cuInit and the device notices happen here
+      yield
     finally:
       sys.stderr.flush()
       os.dup2(saved, 2)
       os.close(saved)
       captured.seek(0)
       lines = captured.read().decode(errors='replace').splitlines(keepends=True)
-  sys.stderr.write(''.join(line for line in lines if not _NOTICE.match(line)))
-  sys.stderr.flush()
+      sys.stderr.write(''.join(line for line in lines if not _NOTICE.match(line)))
+      sys.stderr.flush()
+
+
+def import_tensorflow():
+  """Imports TensorFlow and lists its devices, dropping its start-up notices; returns tf."""
+  if 'tensorflow' not in sys.modules:
+    with notices_dropped():
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+      tf.config.list_physical_devices()  # cuInit and the device notices happen here
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top,reimported
   return tf
 
 

@@ -16,6 +16,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from foundations import console
+
 VARIANTS = {  # file suffix: converter optimizations
     'float32': (tf.lite.Optimize.EXPERIMENTAL_SPARSITY,),
     'dynamic_range': (tf.lite.Optimize.DEFAULT, tf.lite.Optimize.EXPERIMENTAL_SPARSITY),
@@ -81,10 +83,11 @@ def _interpreter(tflite_bytes, batch_shape, num_threads=None, resolver='xnnpack'
   named explicitly and cannot run the model.
   """
   try:
-    interpreter = _new_interpreter(tflite_bytes, resolver, num_threads)
-    index = interpreter.get_input_details()[0]['index']
-    interpreter.resize_tensor_input(index, batch_shape)
-    interpreter.allocate_tensors()
+    with console.notices_dropped():
+      interpreter = _new_interpreter(tflite_bytes, resolver, num_threads)
+      index = interpreter.get_input_details()[0]['index']
+      interpreter.resize_tensor_input(index, batch_shape)
+      interpreter.allocate_tensors()
   except RuntimeError:
     if resolver == 'builtin':
       raise
@@ -95,7 +98,8 @@ def _interpreter(tflite_bytes, batch_shape, num_threads=None, resolver='xnnpack'
 def runs_with(tflite_bytes, resolver):
   """Whether the interpreter can run the model with `resolver` (a RESOLVERS key) alone."""
   try:
-    _new_interpreter(tflite_bytes, resolver).allocate_tensors()
+    with console.notices_dropped():
+      _new_interpreter(tflite_bytes, resolver).allocate_tensors()
   except RuntimeError:
     return False
   return True

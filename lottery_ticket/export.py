@@ -29,6 +29,7 @@ import tempfile
 from absl import app
 from absl import flags
 
+from foundations import console
 from foundations import errors
 from foundations import interrupts
 from foundations import paths
@@ -90,6 +91,7 @@ def _layers(ticket, masks):
 
 def export(run, output_dir, dataset, latency_runs):
   """Writes the exported files of `run` (an export_checks.RunToExport) into output_dir."""
+  console.import_tensorflow()
   from foundations import tflite_files  # pylint: disable=g-import-not-at-top
   summary = run.summary
   dropout = run.spec.dropout_rate if summary.get('dropout') else 0.0
@@ -211,4 +213,4 @@ if __name__ == '__main__':
   flags.DEFINE_string('dataset_path', None,
                       'Where the run\'s dataset is (default: where the run read it).')
   flags.DEFINE_integer('latency_runs', 1000, 'Single-image invokes timed per TFLite model.')
-  app.run(main, flags_parser=errors.parse_flags)
+  app.run(main, flags_parser=console.parse_flags())
