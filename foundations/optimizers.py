@@ -4,7 +4,8 @@ A `Schedule` is a pure function of the global iteration (linear warmup from 0, t
 a cosine schedule), so a run started or resumed at iteration k follows the same schedule as one
 trained from 0. `TorchSGD` is SGD with momentum in PyTorch's form (v = μv + g; w -= lr·v), which the
 papers' code uses; Keras' form (v = μv - lr·g) differs right after every learning-rate step.
-Weight decay is L2 added to the gradient (PyTorch's coupled form), applied by the trainer.
+Weight decay is L2 added to the gradient (PyTorch's coupled form), applied by the training step
+(foundations.train_step).
 """
 
 import dataclasses
