@@ -4,6 +4,8 @@ import datetime
 import sys
 import time
 
+from lottery_ticket.analysis import verdicts
+
 
 class Progress:
   """Callable for Trainer.train(on_eval=...); prints at most every `interval_seconds`."""
@@ -38,14 +40,15 @@ def print_done(label, summary):
         flush=True)
 
 
-def verdict(summary, dense_summary, tolerance_points):
+def verdict(summary, dense_summary, tolerance_points=verdicts.DEFAULT_TOLERANCE_POINTS):
   """The paper's question asked of one pruned run: does it match the dense network (test
-  accuracy at early stop at most `tolerance_points` below) and does it stop earlier?"""
+  accuracy at early stop at most `tolerance_points` below, as the report judges) and does it
+  stop earlier?"""
   accuracy, dense = (100 * s['test_accuracy_at_early_stop'] for s in (summary, dense_summary))
   iteration, dense_iteration = summary['early_stop_iteration'], dense_summary['early_stop_iteration']
   difference = accuracy - dense
-  matches = difference >= -tolerance_points - 1e-9  # as analysis.verdicts.dense_comparison
-  words = (f'matches the dense network (within {tolerance_points:g} points)' if matches else
+  words = (f'matches the dense network (within {tolerance_points:g} points)'
+           if verdicts.matches(difference, tolerance_points) else
            f'falls {-difference:.2f} points short of the dense network')
   change = (iteration - dense_iteration) / max(dense_iteration, 1) * 100
   pace = (f'stops {-change:.0f}% earlier' if change < 0 else

@@ -18,7 +18,6 @@ from lottery_ticket import preflight
 from lottery_ticket import progress
 from lottery_ticket import recording
 from lottery_ticket import rewinding
-from lottery_ticket.analysis import verdicts
 
 
 def _label(experiment, level, name):
@@ -105,8 +104,8 @@ def lottery(experiment):
 def _print_verdict(experiment, level, kind, summary):
   """One line: does the level's ticket match the trial's dense network, does it stop earlier."""
   dense = recording.recorded_summary(experiment.run_dir(0, 'lottery'))
-  verdict = progress.verdict(summary, dense, verdicts.DEFAULT_TOLERANCE_POINTS)
-  print(f'[{_label(experiment, level, kind)}] verdict: {verdict}', flush=True)
+  print(f'[{_label(experiment, level, kind)}] verdict: {progress.verdict(summary, dense)}',
+        flush=True)
 
 
 def one_shot(experiment):

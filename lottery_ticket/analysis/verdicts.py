@@ -12,7 +12,9 @@ from lottery_ticket.analysis import summary as summary_lib
 
 DEFAULT_TOLERANCE_POINTS = 0.2
 COMPARED_KINDS = ('one_shot',) + summary_lib.CONTROL_KINDS + summary_lib.BASELINE_KINDS
-_EPSILON = 1e-9  # accuracies are float32 fractions: do not let rounding decide a verdict
+# Accuracies are float32 fractions (resolution ~6e-8, i.e. ~6e-6 points near 90%): a difference
+# of exactly the tolerance (e.g. 4 of 2,000 test images = 0.2 points) must match.
+_EPSILON_POINTS = 1e-4
 
 
 def dense_reference(table):
@@ -49,8 +51,13 @@ def dense_comparison(table, tolerance_points=DEFAULT_TOLERANCE_POINTS):
       'trials': tickets['trials'], 'early_stop_iteration': iteration,
       'accuracy_percent': accuracy, 'accuracy_difference_points': difference,
       'early_stop_change_percent': (iteration - dense_iteration) / dense_iteration * 100,
-      'matches': difference >= -tolerance_points - _EPSILON,
+      'matches': matches(difference, tolerance_points),
   }).sort_values('percent_remaining', ascending=False).reset_index(drop=True)
+
+
+def matches(difference_points, tolerance_points=DEFAULT_TOLERANCE_POINTS):
+  """Whether a ticket `difference_points` from the dense accuracy (negative: below) matches."""
+  return difference_points >= -tolerance_points - _EPSILON_POINTS
 
 
 def smallest_winning_ticket(comparison):
