@@ -34,11 +34,15 @@ _NOTICE = re.compile(
 _QUIET = {'quiet': None}  # decided once per process, from the command line and environment
 
 
+_QUIET_ENV = 'LOTTERY_TICKET_QUIET'  # set by a quiet process for the ones it starts (sweep workers)
+
+
 def verbose_requested(argv=None):
   """True if the person asked to see TensorFlow's and absl's logs."""
   argv = sys.argv if argv is None else argv
   asked = any(re.match(r'^--?(?:verbosity|v)(?:=|$)', arg) for arg in argv[1:])
-  return asked or 'TF_CPP_MIN_LOG_LEVEL' in os.environ
+  inherited = os.environ.get(_QUIET_ENV) == '1'
+  return asked or ('TF_CPP_MIN_LOG_LEVEL' in os.environ and not inherited)
 
 
 def quiet_logs(argv=None):
@@ -49,7 +53,7 @@ def quiet_logs(argv=None):
   if _QUIET['quiet'] is None:
     _QUIET['quiet'] = not verbose_requested(argv)
     if _QUIET['quiet']:
-      os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'
+      os.environ.update({'TF_CPP_MIN_LOG_LEVEL': '2', _QUIET_ENV: '1'})
   return _QUIET['quiet']
 
 
