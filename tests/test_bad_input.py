@@ -29,12 +29,14 @@ CONV = 'cifar_conv.runners'
 REPORT = 'lottery_ticket.analysis.report'
 EXPORT = 'lottery_ticket.export'
 SWEEP = 'lottery_ticket.sweep'
+MASKS = 'lottery_ticket.analysis.masks'
 DEFAULT_FLAGS = {  # before each case's own flags; absl keeps the last value of a flag
     MNIST: ['--dataset_path={idx}', '--output_dir={out}', '--validation_size=100',
             '--training_iterations=20', '--eval_interval=10', '--batch_size=20'],
     CONV: ['--dataset_path={cifar}', '--output_dir={out}', '--validation_size=40',
            '--training_iterations=2', '--eval_interval=1', '--batch_size=10'],
     REPORT: ['--experiment_dir={experiment}', '--output_dir={out}'],
+    MASKS: ['--experiment_dir={experiment}', '--output_dir={out}'],
     SWEEP: ['--dataset_path={idx}', '--output_dir={out}', '--validation_size=100',
             '--training_iterations=20', '--eval_interval=10', '--batch_size=20', '--levels=2'],
     EXPORT: ['--run_dir={tmp}/exp/trial1/level1/lottery', '--output_dir={out}',
@@ -236,6 +238,10 @@ CASES = [
           '--masks={tmp}/nowhere.npz: not found'),
     _case('masks_run_dir_without_masks', f'{MNIST}.train', ['--masks={tmp}'],
           '--masks={tmp}: not found'),
+    _case('masks_experiment_without_masks', MASKS, [],
+          '--experiment_dir={experiment}: no run has a masks.npz'),
+    _case('masks_experiment_dir_nonexistent', MASKS, ['--experiment_dir={tmp}/nowhere'],
+          '--experiment_dir={tmp}/nowhere: no such directory'),
     _case('report_experiment_dir_missing', REPORT, ['--experiment_dir='],
           '--experiment_dir: required'),
     _case('report_experiment_dir_nonexistent', REPORT, ['--experiment_dir={tmp}/nowhere'],
