@@ -131,6 +131,8 @@ def overlap_table(experiment_dir, runs):
   reader = MaskReader(experiment_dir)
   rows = []
   for comparison, a, b in pairs(runs):
+    if a['percent'] == b['percent'] == 100.0:
+      continue  # two dense masks: nothing to compare
     identity = dict(comparison=comparison, kind_a=a['kind'], kind_b=b['kind'],
                     trial_a=a['trial'], trial_b=b['trial'], level_a=a['level'],
                     level_b=b['level'], percent_remaining_a=a['percent_remaining'],
