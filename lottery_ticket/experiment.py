@@ -32,6 +32,7 @@ from lottery_ticket import config as config_lib
 from lottery_ticket import preflight
 from lottery_ticket import progress
 from lottery_ticket import recording
+from lottery_ticket.protocols import spec as spec_lib
 
 
 TRAIN_SUBSET_SIZE = 10_000  # training examples on which instability measures train error
@@ -86,8 +87,8 @@ class Experiment:
     with distribution.scope(self.strategy):
       model = spec.build(self.dataset.input_shape, self.dataset.num_classes, dropout_rate,
                          **extra)
-      if config.experiment == 'supermask':  # frozen weights, trainable scores
-        model = masked_layers.to_supermask(model)
+      if config.protocol.model_transform:  # e.g. supermask: frozen weights, trainable scores
+        model = spec_lib.resolve(config.protocol.model_transform)(model)
     if self.strategy is not None:  # batch statistics of the global batch, as on one device
       distribution.synchronize_batch_norm(model)
     masked_layers.set_binarize(model, config.binarize)  # before the trainer traces it
@@ -110,12 +111,16 @@ class Experiment:
                                        config.lr_schedule, config.training_iterations),
           weight_decay=config.weight_decay,
           augment_seed=config.seed_for('augment') if config.augment else None,
-          extra_splits={'train_subset': self.train_subset()}
-          if config.experiment == 'instability' else None,
+          extra_splits=self._extra_splits(config.protocol.extra_splits),
           strategy=self.strategy)
+      self._extra_splits_hook = config.protocol.extra_splits
       if self._reseed:
         self._retarget_trainer()
     return self._trainer
+
+  def _extra_splits(self, hook):
+    """The trainer's extra splits from a catalog hook ('module:function'), or None."""
+    return spec_lib.resolve(hook)(self) if hook else None
 
   def train_subset(self, size=TRAIN_SUBSET_SIZE):
     """A fixed subset of the training split (its first `size` examples), for train error."""
@@ -152,14 +157,11 @@ class Experiment:
     weights (result.final_weights, which pruning ranks). A supermask run: masks.npz is the
     learned mask, final.npz the effective kernels, scores.npz the scores.
     """
-    if not self.config.binarize and self.config.experiment != 'supermask':
+    if self.config.protocol.run_outputs:
+      return spec_lib.resolve(self.config.protocol.run_outputs)(self, result, masks)
+    if not self.config.binarize:
       return masks, {}
     effective = dict(result.final_weights, **masked_layers.effective_kernels(self.model))
-    if self.config.experiment == 'supermask':
-      learned = {name: layer.score_mask()
-                 for name, layer in masked_layers.supermask_layers(self.model).items()}
-      return learned, {paths.FINAL_WEIGHTS: effective,
-                       paths.SCORES: masked_layers.get_scores(self.model)}
     return masks, {paths.FINAL_WEIGHTS: effective,
                    paths.FINAL_LATENT_WEIGHTS: result.final_weights}
 
@@ -170,12 +172,6 @@ class Experiment:
     """The trial's minibatch order (a function of the iteration; the same for every run)."""
     return batching.BatchOrder(self.trainer.num_train_examples, self.config.batch_size,
                                self.config.seed_for('data_order'))
-
-  def criterion_kind(self, kind):
-    """A run kind ('lottery', 'one_shot') as named for --mask_criterion: the paper's magnitude
-    pruning keeps the plain name, another criterion is appended ('lottery_movement')."""
-    criterion = self.config.mask_criterion
-    return kind if criterion == 'magnitude' else f'{kind}_{criterion}'
 
   def scores(self, masks, final_weights, initial_weights, *stream):
     """--mask_criterion's scores of the masked layers' weights (mask_criteria.scores).
@@ -281,8 +277,7 @@ class Experiment:
     config = self.config
     self._trainer.assign_data(
         self.dataset.train, self.dataset.validation, self.dataset.test,
-        {'train_subset': self.train_subset()} if 'train_subset' in self._trainer.split_names
-        else None)
+        self._extra_splits(self._extra_splits_hook))
     self._trainer.set_default_augment_seed(
         config.seed_for('augment') if config.augment else None)
     if self._trainer.has_random_states:

@@ -19,14 +19,13 @@ from foundations import console
 from foundations import distribution
 from foundations import errors
 from foundations import interrupts
-from foundations import mask_criteria
 from lottery_ticket import config as config_lib
 from lottery_ticket import datasets
 from lottery_ticket import preflight
+from lottery_ticket.protocols import catalog
+from lottery_ticket.protocols import spec as spec_lib
 
 FLAGS = flags.FLAGS
-BINARIZE_EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune', 'supermask',
-                        'sweep')
 
 
 # --help's groups besides the protocol's own flags (everything else the runner defines).
@@ -139,62 +138,13 @@ def _shared_flags(networks, default_dataset):
 
 
 def _protocol_flags(experiment):
-  """The flags only some protocols have."""
-  if experiment in ('lottery', 'sweep'):
-    flags.DEFINE_integer('levels', 20, 'Prune rounds after the dense level 0.')
-  if experiment in ('lottery', 'one_shot', 'sweep'):
-    flags.DEFINE_enum('mask_criterion', 'magnitude', list(mask_criteria.CRITERIA),
-                      'How survivors are ranked for pruning (lowest removed): magnitude |wT|, '
-                      'large_init |w0|, magnitude_increase |wT|-|w0|, movement |wT-w0|, '
-                      'large_final_same_sign (sign-flipped weights first), random.')
-  if experiment in ('one_shot', 'tfmot_pruning'):
-    flags.DEFINE_list('percent_remaining', ['51.3', '21.1', '7.0', '3.6'],
-                      'Percent of weights to keep, each in (0, 100]; comma-separated.')
-  if experiment == 'supermask':
-    flags.DEFINE_list('percent_remaining', ['50', '30', '10'],
-                      'Percent of each layer\'s weights the learned mask keeps, each in (0, 100]; '
-                      'comma-separated; one run per value.')
-    flags.DEFINE_enum('weight_init', None, list(config_lib.WEIGHT_INITS),
-                      'The frozen weights, fan scaled by the kept fraction: sign(w)·sqrt(2/fan_in) '
-                      '(edge-popup\'s best; the default), Kaiming normal (the default with '
-                      '--binarize, as biprop), or the network\'s Gaussian Glorot.')
-  if experiment in BINARIZE_EXPERIMENTS:
-    flags.DEFINE_boolean('binarize', False,
-                         'Binary weights: kernels α·sign(w)·mask, α = mean |w| kept in the layer '
-                         '(supermask: biprop; else straight-through training of latent weights).')
-  if experiment in ('reinit', 'random_prune'):
-    flags.DEFINE_list('level', ['3'], 'Lottery levels whose masks to control; comma-separated.')
-  if experiment == 'instability':
-    flags.DEFINE_list('level', ['0'], 'Lottery levels whose masks to analyse (0: the dense '
-                      'network); comma-separated.')
-    flags.DEFINE_string('masks', None, 'Also analyse this masks .npz file or run directory.')
-    flags.DEFINE_enum('control', 'none', list(config_lib.CONTROLS),
-                      'random_prune: analyse random masks with the same per-layer counts.')
-    flags.DEFINE_list('spawn_iterations', ['0'],
-                      'Iterations k at which the two copies split; comma-separated.')
-    flags.DEFINE_integer('interpolation_points', 30, 'Evenly spaced α values in [0, 1].')
-  if experiment in ('reinit', 'random_prune'):
-    flags.DEFINE_integer('control_trials', 1,
-                         'Controls per ticket, each with its own seeds (1: level{L}/{kind}/; '
-                         'k >= 2: level{L}/{kind}_control{k}/).')
-  if experiment in ('reinit', 'sweep'):
-    flags.DEFINE_enum('reinit_mode', 'glorot', list(config_lib.REINIT_MODES),
-                      'glorot: fresh initialisation; sample_original(_signs): values drawn '
-                      'from the original initialisation (keeping the original signs); '
-                      'signed_constant: sign(w0) x the layer\'s std of w0; reshuffle: the '
-                      'surviving original values permuted among the surviving positions.')
-  if experiment == 'train':
-    flags.DEFINE_string('masks', None, 'Masks .npz file or run directory (default: no pruning).')
-    flags.DEFINE_string('presets', None,
-                        'Initial weights .npz file or run directory (default: fresh init).')
+  """The flags only some protocols have: the catalog entry's own."""
+  for flag in catalog.get(experiment).flags:
+    choices = [list(flag.choices)] if flag.kind == 'enum' else []
+    getattr(flags, f'DEFINE_{flag.kind}')(flag.name, flag.default, *choices, flag.help)
 
 
-def _numbers(flag, values, kind):
-  try:
-    return tuple(kind(value) for value in values)
-  except ValueError:
-    raise errors.UserInputError(
-        f'--{flag}={",".join(values)}: expected comma-separated {kind.__name__} values') from None
+_numbers = spec_lib.parse_numbers
 
 
 def parse_trials(text, flag='trials'):
@@ -229,10 +179,7 @@ def trials_from_flags():
 
 
 def control_trials_from_flags():
-  if FLAGS.control_trials < 1:
-    raise errors.UserInputError(
-        f'--control_trials={FLAGS.control_trials}: expected an integer >= 1')
-  return tuple(range(1, FLAGS.control_trials + 1))
+  return spec_lib.counted(FLAGS, 'control_trials')
 
 
 def _or_default(value, default):
@@ -244,38 +191,14 @@ def config_from_flags(experiment, networks):
   spec = networks[FLAGS.network]
   if not FLAGS.output_dir:
     raise errors.UserInputError('--output_dir: required (where to write the experiment)')
-  if experiment == 'supermask' and spec.supermask_hyperparameters is None:
-    raise errors.UserInputError(
-        f'--network={spec.name}: supermask trains LeNet-300-100 and Conv-2/4/6 only')
-  defaults = _default_hyperparameters(spec, experiment)
-  optional = {}
-  if experiment == 'lottery':
-    optional['levels'] = FLAGS.levels
-  if experiment in ('lottery', 'one_shot'):
-    optional['mask_criterion'] = FLAGS.mask_criterion
-  if experiment == 'tfmot_pruning' and spec.normalize_inputs:
-    raise errors.UserInputError(
-        f'--network={spec.name}: tfmot_pruning trains LeNet-300-100 and Conv-2/4/6 only')
-  if experiment in ('one_shot', 'tfmot_pruning', 'supermask'):
-    optional['percent_remaining'] = _numbers('percent_remaining', FLAGS.percent_remaining, float)
-  if experiment in ('reinit', 'random_prune', 'instability'):
-    optional['control_levels'] = _numbers('level', FLAGS.level, int)
-  if experiment in ('reinit', 'random_prune'):
-    optional['control_trials'] = control_trials_from_flags()
-  if experiment == 'instability':
-    optional.update(masks=FLAGS.masks, control=FLAGS.control,
-                    spawn_iterations=_numbers('spawn_iterations', FLAGS.spawn_iterations, int),
-                    interpolation_points=FLAGS.interpolation_points)
-  if experiment == 'reinit':
-    optional['reinit_mode'] = FLAGS.reinit_mode
-  if experiment == 'train':
-    optional.update(masks=FLAGS.masks, presets=FLAGS.presets)
-  if experiment == 'supermask':
-    # With --binarize a signed constant would make biprop edge-popup: α·sign(W) = W.
-    optional['weight_init'] = FLAGS.weight_init or (
-        'kaiming_normal' if FLAGS.binarize else config_lib.WEIGHT_INITS[0])
-  if experiment in BINARIZE_EXPERIMENTS:
-    optional['binarize'] = FLAGS.binarize
+  protocol = catalog.get(experiment)
+  if protocol.hyperparameters:  # its defaults come from the network: check it first
+    _check_network(protocol, spec)
+  defaults = _default_hyperparameters(spec, protocol)
+  if not protocol.hyperparameters:
+    _check_network(protocol, spec)
+  optional = {setting.field: setting.parse(FLAGS, setting.flag)
+              for setting in protocol.settings}
   hyperparameters = {
       field.name: _or_default(getattr(FLAGS, field.name), getattr(defaults, field.name))
       for field in dataclasses.fields(defaults)
@@ -310,16 +233,22 @@ def _validation_size():
   return datasets.default_validation_size(FLAGS.dataset)
 
 
-def _default_hyperparameters(spec, experiment):
-  """The paper's settings for --network, or for its --dropout or --warmup variant; edge-popup's
-  for the supermask experiment."""
+def _check_network(protocol, spec):
+  if not protocol.trains(spec):
+    raise errors.UserInputError(
+        f'--network={spec.name}: {protocol.name} trains LeNet-300-100 and Conv-2/4/6 only')
+
+
+def _default_hyperparameters(spec, protocol):
+  """The paper's settings for --network, or for its --dropout or --warmup variant; the
+  protocol's own (edge-popup's for supermask) where it has them."""
   if FLAGS.dropout and FLAGS.warmup:
     raise errors.UserInputError('--dropout and --warmup: choose one variant')
-  if experiment == 'supermask':
+  if protocol.hyperparameters:
     for variant in ('dropout', 'warmup'):
       if getattr(FLAGS, variant):
-        raise errors.UserInputError(f'--{variant}: supermask has no {variant} variant')
-    return spec.supermask_hyperparameters
+        raise errors.UserInputError(f'--{variant}: {protocol.name} has no {variant} variant')
+    return getattr(spec, protocol.hyperparameters)
   if FLAGS.dropout:
     if spec.dropout_hyperparameters is None:
       raise errors.UserInputError(f'--dropout: {spec.name} has no dropout variant')
@@ -346,13 +275,7 @@ def _run(experiment, configs, spec, dataset):
   # pylint: disable=g-import-not-at-top  (TensorFlow: only once the checks have passed)
   console.import_tensorflow()
   from lottery_ticket import experiment as experiment_lib
-  from lottery_ticket import instability
-  from lottery_ticket import protocols
-  from lottery_ticket import supermask
-  from lottery_ticket import tfmot_pruning
-  protocol = dict(protocols.PROTOCOLS, instability=instability.instability,
-                  tfmot_pruning=tfmot_pruning.tfmot_pruning,
-                  supermask=supermask.supermask)[experiment]
+  protocol = spec_lib.resolve(catalog.get(experiment).entry_point)
   built = experiment_lib.Experiment(configs[0], spec, dataset)
   try:
     for index, config in enumerate(configs):

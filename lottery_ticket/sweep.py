@@ -38,22 +38,32 @@ from foundations import interrupts
 from foundations import paths
 from lottery_ticket import preflight
 from lottery_ticket import runner
+from lottery_ticket.protocols import catalog
+from lottery_ticket.protocols import spec as spec_lib
 
 FLAGS = flags.FLAGS
 RETRY_SECONDS = 10.0  # before asking again for a run another process holds
 LOG_DIR = 'sweep_logs'
 
 
-def all_networks():
-  """{name: NetworkSpec} of every experiment package (imports no TensorFlow)."""
+def network_packages():
+  """The constants modules of every experiment package (imports no TensorFlow)."""
   # pylint: disable=g-import-not-at-top
   from cifar_conv import constants as cifar_constants
   from mnist_fc import constants as mnist_constants
-  return {**mnist_constants.NETWORKS, **cifar_constants.NETWORKS}
+  return (mnist_constants, cifar_constants)
+
+
+def all_networks():
+  """{name: NetworkSpec} of every experiment package (imports no TensorFlow)."""
+  return {name: network for package in network_packages()
+          for name, network in package.NETWORKS.items()}
 
 
 def default_dataset(network):
-  return 'mnist' if network.startswith('lenet') else 'cifar10'
+  """The DEFAULT_DATASET of the experiment package that defines `network`."""
+  return next(package.DEFAULT_DATASET for package in network_packages()
+              if network in package.NETWORKS)
 
 
 @dataclasses.dataclass
@@ -67,41 +77,36 @@ class Task:
 
   @property
   def priority(self):
-    """Lottery levels first (the critical path), then one-shot runs, then controls."""
-    kind = self.spec['experiment']
-    return ({'lottery': 0, 'one_shot': 1}.get(kind, 2), self.spec.get('level') or 0,
+    """Lottery levels first (the critical path), then one-shot runs, then controls (each
+    protocol's catalog plan_priority)."""
+    return (catalog.get(self.spec['experiment']).plan_priority, self.spec.get('level') or 0,
             self.spec['trial'], self.id)
 
 
 def plan(config, trials, one_shot, reinit_trials, random_prune_trials, control_levels):
-  """Every run of the protocol as Tasks, in priority order."""
-  out, criterion = config.output_dir, config.mask_criterion
-  lottery = 'lottery' if criterion == 'magnitude' else f'lottery_{criterion}'
-  shot = 'one_shot' if criterion == 'magnitude' else f'one_shot_{criterion}'
-  reinit = 'reinit' if config.reinit_mode == 'glorot' else f'reinit_{config.reinit_mode}'
+  """Every run of the protocol as Tasks, in priority order.
+
+  Each task's run directory and label are the ones its protocol's catalog naming rule gives
+  for the task's config (the last run that config writes): the sweep names no run itself.
+  """
   tasks = []
 
-  def add(run_dir, needs, label, **spec):
-    tasks.append(Task(len(tasks), run_dir, tuple(needs), spec, label))
+  def add(needs, **spec):
+    run = catalog.get(spec['experiment']).run_dirs(catalog.task_config(config, spec))[-1]
+    tasks.append(Task(len(tasks), run.run_dir, tuple(needs), spec, run.label))
+    return run.run_dir
 
   for trial in trials:
-    ticket = {level: paths.run_dir(out, trial, level, 'lottery' if level == 0 else lottery)
-              for level in range(config.levels + 1)}
-    for level, run_dir in ticket.items():
-      add(run_dir, [ticket[level - 1]] if level else [], f'trial{trial} level{level} lottery',
-          experiment='lottery', trial=trial, level=level)
+    ticket = {}
+    for level in range(config.levels + 1):
+      ticket[level] = add([ticket[level - 1]] if level else [], experiment='lottery',
+                          trial=trial, level=level)
     for level in control_levels:
-      for name, kind, count in ((reinit, 'reinit', reinit_trials),
-                                ('random_prune', 'random_prune', random_prune_trials)):
+      for kind, count in (('reinit', reinit_trials), ('random_prune', random_prune_trials)):
         for k in range(1, count + 1):
-          run_name = paths.control_name(name, k)
-          add(paths.run_dir(out, trial, level, run_name), [ticket[level]],
-              f'trial{trial} level{level} {run_name}', experiment=kind, trial=trial,
-              level=level, control_trial=k)
+          add([ticket[level]], experiment=kind, trial=trial, level=level, control_trial=k)
     for percent in one_shot:
-      add(paths.remaining_dir(out, trial, shot, percent), [ticket[0]],
-          f'trial{trial} {shot} {percent:g}%', experiment='one_shot', trial=trial,
-          percent=percent)
+      add([ticket[0]], experiment='one_shot', trial=trial, percent=percent)
   return sorted(tasks, key=lambda task: task.priority)
 
 
@@ -295,7 +300,7 @@ def _settings():
   config = runner.config_from_flags('lottery', all_networks())
   config = dataclasses.replace(config, reinit_mode=FLAGS.reinit_mode)
   trials = runner.trials_from_flags()
-  one_shot = runner._numbers('one_shot', FLAGS.one_shot, float)  # pylint: disable=protected-access
+  one_shot = spec_lib.parse_numbers('one_shot', FLAGS.one_shot, float)
   bad = [p for p in one_shot if not 0 < p <= 100]
   if bad:
     raise errors.UserInputError(f'--one_shot={",".join(FLAGS.one_shot)}: expected percentages '
@@ -305,7 +310,7 @@ def _settings():
       raise errors.UserInputError(f'--{name}={getattr(FLAGS, name)}: expected an integer >= 0')
   levels = range(1, config.levels + 1)
   control_levels = (tuple(levels) if FLAGS.control_levels is None
-                    else runner._numbers('control_levels', FLAGS.control_levels, int))  # pylint: disable=protected-access
+                    else spec_lib.parse_numbers('control_levels', FLAGS.control_levels, int))
   outside = [level for level in control_levels if level not in levels]
   if outside:
     raise errors.UserInputError(
