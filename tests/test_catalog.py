@@ -15,7 +15,7 @@ from absl import flags
 import pytest
 
 from lottery_ticket import config as config_lib
-from lottery_ticket import runner
+from lottery_ticket import flag_definitions
 from lottery_ticket import sweep
 from lottery_ticket.analysis import load
 from lottery_ticket.protocols import catalog
@@ -81,11 +81,12 @@ def test_every_runner_runs_a_catalog_protocol():
 def test_runner_defines_exactly_the_catalog_flags(name, monkeypatch):
   values = flags.FlagValues()
   scratch = types.SimpleNamespace(**{
-      f'DEFINE_{kind}': (lambda define: lambda *args: define(*args, flag_values=values))(
+      f'DEFINE_{kind}': (lambda define: lambda *args, **kwargs: define(
+          *args, flag_values=values, **kwargs))(
           getattr(flags, f'DEFINE_{kind}'))
       for kind in ('integer', 'enum', 'list', 'boolean', 'string')})
-  monkeypatch.setattr(runner, 'flags', scratch)
-  runner._protocol_flags(name)  # pylint: disable=protected-access
+  monkeypatch.setattr(flag_definitions, 'flags', scratch)
+  flag_definitions.define_protocol(name)
   defined = {flag_name: values[flag_name] for flag_name in values}
   assert list(defined) == [flag.name for flag in catalog.get(name).flags]
   for flag in catalog.get(name).flags:

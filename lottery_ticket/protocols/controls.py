@@ -11,7 +11,6 @@ import numpy as np
 from foundations import model_state
 from foundations import pruning
 from lottery_ticket import preflight
-from lottery_ticket import rewinding
 from lottery_ticket.protocols import catalog
 from lottery_ticket.protocols.common import completed
 
@@ -113,7 +112,7 @@ def random_prune(experiment):
       run = runs[control_trial, level]
       if completed(run.run_dir) is None:
         if start_weights is None:
-          start_weights, start = rewinding.start_point(experiment, original)
+          start_weights, start = experiment.start_point(original)
         rng = np.random.default_rng([control_seed(experiment, 'random_prune', control_trial),
                                      level])
         experiment.train(run.run_dir, pruning.random_masks_like(masks, rng), start_weights,

@@ -22,7 +22,6 @@ from foundations import paths
 from foundations import pruning
 from foundations import save_restore
 from lottery_ticket import preflight
-from lottery_ticket import rewinding
 from lottery_ticket.protocols import catalog
 from lottery_ticket.protocols import naming
 from lottery_ticket.protocols.common import completed
@@ -143,4 +142,4 @@ def instability(experiment):
       if completed(directory) is not None:
         continue
       analyse(experiment, directory, name, masks,
-              rewinding.dense_weights_at(experiment, original, k), k, details)
+              experiment.dense_weights_at(original, k), k, details)

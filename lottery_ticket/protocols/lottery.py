@@ -31,7 +31,7 @@ def train(experiment):
     initial = experiment.load_weights(
         preflight.run_file(config.presets, paths.INITIAL_WEIGHTS, 'presets'))
   else:
-    initial, start = rewinding.start_point(experiment, initial)
+    initial, start = experiment.start_point(initial)
   (run,) = catalog.get('train').run_dirs(config)
   if completed(run.run_dir) is None:
     experiment.train(run.run_dir, masks, initial, run.label, start_iteration=start,
@@ -47,7 +47,7 @@ def dense_run(experiment, initial):
   if completed(run.run_dir) is not None:
     return experiment.load_final_weights(run.run_dir)
   _, result = experiment.train(run.run_dir, experiment.full_masks(), initial, run.label,
-                               capture=rewinding.capture(experiment), experiment='lottery',
+                               capture=rewinding.capture(experiment.config), experiment='lottery',
                                level=0)
   return result.final_weights
 
@@ -72,7 +72,7 @@ def lottery(experiment):
       final = experiment.load_final_weights(run.run_dir)
       continue
     if start_weights is None:
-      start_weights, start = rewinding.start_point(experiment, original)
+      start_weights, start = experiment.start_point(original)
     masks = experiment.prune(masks, final, start_weights, level)
     summary, result = experiment.train(run.run_dir, masks, start_weights, run.label,
                                        start_iteration=start, experiment='lottery', level=level)
@@ -90,7 +90,7 @@ def one_shot(experiment):
   _, *runs = catalog.get('one_shot').run_dirs(config)
   original = experiment.original_initial_weights()
   final = dense_run(experiment, original)
-  start_weights, start = rewinding.start_point(experiment, original)
+  start_weights, start = experiment.start_point(original)
   for (percent, pruner), run in zip(pruners.items(), runs):
     if completed(run.run_dir) is None:
       experiment.train(run.run_dir, pruner(experiment.full_masks(), final, start_weights),
