@@ -21,7 +21,8 @@ from lottery_ticket.protocols.spec import Setting
 CONTROLS = ('none', 'random_prune')  # instability: analyse the masks themselves or a random mask
 REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs', 'signed_constant',
                 'reshuffle')
-WEIGHT_INITS = spec.WEIGHT_INITS  # supermask: the frozen weights (protocols.supermask)
+# supermask: the frozen weights (protocols.supermask); the first is the default.
+WEIGHT_INITS = ('signed_kaiming_constant', 'kaiming_normal', 'glorot')
 
 
 def _tfmot_checks(config):
@@ -71,6 +72,11 @@ _PERCENTS = Setting('percent_remaining', 'percent_remaining', spec.floats)
 _BINARIZE = Setting('binarize', 'binarize', spec.value)
 _CONTROL_LEVELS = Setting('control_levels', 'level', spec.integers)
 _CONTROL_TRIALS = Setting('control_trials', 'control_trials', spec.counted)
+
+
+def _supermask_weight_init(values, flag):
+  # With --binarize a signed constant would make biprop edge-popup: α·sign(W) = W.
+  return getattr(values, flag) or ('kaiming_normal' if values.binarize else WEIGHT_INITS[0])
 
 
 def _level_task(task):
@@ -178,7 +184,7 @@ REGISTRY = {protocol.name: protocol for protocol in (
                          'normal (the default with --binarize, as biprop), or the network\'s '
                          'Gaussian Glorot.', WEIGHT_INITS),
                     BINARIZE),
-             settings=(_PERCENTS, Setting('weight_init', 'weight_init', spec.supermask_weight_init),
+             settings=(_PERCENTS, Setting('weight_init', 'weight_init', _supermask_weight_init),
                        _BINARIZE),
              required=('percent_remaining',), frozen_weights=True,
              trains=lambda network: network.supermask_hyperparameters is not None,

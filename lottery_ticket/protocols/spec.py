@@ -9,8 +9,6 @@ from typing import Callable, NamedTuple, Optional, Tuple
 
 from foundations import errors
 
-WEIGHT_INITS = ('signed_kaiming_constant', 'kaiming_normal', 'glorot')  # supermask: first default
-
 
 class Flag(NamedTuple):
   """One absl flag: kind is the DEFINE_ function's suffix (integer, enum, list, boolean,
@@ -62,11 +60,6 @@ def counted(values, flag):
   if count < 1:
     raise errors.UserInputError(f'--{flag}={count}: expected an integer >= 1')
   return tuple(range(1, count + 1))
-
-
-def supermask_weight_init(values, flag):
-  # With --binarize a signed constant would make biprop edge-popup: α·sign(W) = W.
-  return getattr(values, flag) or ('kaiming_normal' if values.binarize else WEIGHT_INITS[0])
 
 
 @dataclasses.dataclass(frozen=True)
