@@ -125,7 +125,7 @@ def rss_over_levels(levels, iterations, sizes):
   """Peak RSS (MiB) after level 1 and after the last level of a real lottery experiment."""
   from lottery_ticket import config as config_lib  # pylint: disable=g-import-not-at-top
   from lottery_ticket import experiment as experiment_lib  # pylint: disable=g-import-not-at-top
-  from lottery_ticket import protocols  # pylint: disable=g-import-not-at-top
+  from lottery_ticket.protocols import lottery  # pylint: disable=g-import-not-at-top
   rss = {}
   with tempfile.TemporaryDirectory() as directory:
     synthetic.make_idx_dataset(os.path.join(directory, 'data'), sizes[0] + sizes[1], sizes[2])
@@ -137,7 +137,7 @@ def rss_over_levels(levels, iterations, sizes):
     experiment = experiment_lib.Experiment(config, lenet_constants.LENET)
     for level in range(1, levels + 1):
       experiment.config = config_lib.dataclasses.replace(config, levels=level - 1)
-      protocols.lottery(experiment)  # levels done before are skipped (resumed from disk)
+      lottery.lottery(experiment)  # levels done before are skipped (resumed from disk)
       rss[level] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     traces = experiment.trainer.traces
   return {'rss_mib_after_level_1': rss[1], f'rss_mib_after_level_{levels}': rss[levels],

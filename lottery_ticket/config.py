@@ -13,17 +13,15 @@ from foundations import errors
 from foundations import mask_criteria
 from foundations import save_restore
 from lottery_ticket import network as network_lib
+from lottery_ticket.protocols import catalog
 
 OPTIMIZERS = ('adam', 'sgd')  # foundations.optimizers (kept here: checking needs no TensorFlow)
 LR_SCHEDULES = ('step', 'cosine')  # foundations.optimizers.LR_SCHEDULES
 PRUNING = ('layerwise', 'global')
-EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune', 'instability',
-               'tfmot_pruning', 'supermask')
-CONTROLS = ('none', 'random_prune')  # instability: analyse the masks themselves or a random mask
-REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs', 'signed_constant',
-                'reshuffle')
-# supermask: the frozen weights (lottery_ticket.supermask); the first is the default.
-WEIGHT_INITS = ('signed_kaiming_constant', 'kaiming_normal', 'glorot')
+EXPERIMENTS = catalog.EXPERIMENTS  # the protocols (lottery_ticket.protocols.catalog)
+CONTROLS = catalog.CONTROLS
+REINIT_MODES = catalog.REINIT_MODES
+WEIGHT_INITS = catalog.WEIGHT_INITS
 # Every random choice has its own stream, so e.g. changing the data order leaves θ0 unchanged.
 SEED_PURPOSES = ('init', 'data_order', 'validation_split', 'dropout', 'reinit', 'random_prune',
                  'augment', 'copy_data_order', 'copy_augment', 'mask_criterion',
@@ -48,7 +46,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
   percent_remaining: Tuple[float, ...] = ()  # one_shot, tfmot_pruning, supermask targets
   control_levels: Tuple[int, ...] = ()  # reinit / random_prune: lottery levels to control
   # reinit / random_prune: which controls per ticket to train (numbered from 1; --control_trials=K
-  # gives 1..K). Control k > 1 has its own seeds and directory (see protocols.control_name).
+  # gives 1..K). Control k > 1 has its own seeds and directory (see protocols.naming.control_runs).
   control_trials: Tuple[int, ...] = (1,)
   reinit_mode: str = 'glorot'
   mask_criterion: str = 'magnitude'  # lottery and one_shot: how survivors are ranked
@@ -78,8 +76,14 @@ class ExperimentConfig(network_lib.Hyperparameters):
     state = np.random.SeedSequence([self.seed, self.trial, SEED_PURPOSES.index(purpose), *more])
     return int(state.generate_state(1)[0] & 0x7FFFFFFF)
 
+  @property
+  def protocol(self):
+    """The catalog entry of `experiment` (catalog.NO_PROTOCOL for an unknown name)."""
+    return catalog.lookup(self.experiment)
+
   def validate(self):
     """Raises UserInputError naming the first bad flag."""
+    required = self.protocol.required
     checks = [
         (self.experiment in EXPERIMENTS, 'experiment', f'one of {EXPERIMENTS}'),
         (self.training_iterations >= 1, 'training_iterations', 'an integer >= 1'),
@@ -92,11 +96,10 @@ class ExperimentConfig(network_lib.Hyperparameters):
         (self.levels >= 0, 'levels', 'an integer >= 0'),
         (all(0 < p <= 100 for p in self.percent_remaining), 'percent_remaining',
          'values in (0, 100]'),
-        (self.percent_remaining or self.experiment not in ('one_shot', 'tfmot_pruning',
-                                                           'supermask'),
+        (self.percent_remaining or 'percent_remaining' not in required,
          'percent_remaining', 'at least one value in (0, 100]'),
         (all(level >= 0 for level in self.control_levels), 'level', 'integers >= 0'),
-        (self.control_levels or self.experiment not in ('reinit', 'random_prune'), 'level',
+        (self.control_levels or 'control_levels' not in required, 'level',
          'at least one lottery level'),
         (self.control_trials and all(k >= 1 for k in self.control_trials), 'control_trials',
          'an integer >= 1'),
@@ -112,8 +115,8 @@ class ExperimentConfig(network_lib.Hyperparameters):
         (self.lr_gamma > 0, 'lr_gamma', 'a number > 0'),
         (self.lr_schedule in LR_SCHEDULES, 'lr_schedule', f'one of {LR_SCHEDULES}'),
         (self.weight_init in WEIGHT_INITS, 'weight_init', f'one of {WEIGHT_INITS}'),
-        (not self.rewind_iteration or self.experiment != 'supermask', 'rewind_iteration',
-         '0 with supermask: its weights are frozen'),
+        (not self.rewind_iteration or not self.protocol.frozen_weights, 'rewind_iteration',
+         f'0 with {self.experiment}: its weights are frozen'),
         (self.warmup_iterations >= 0, 'warmup_iterations', 'an integer >= 0'),
         (self.pruning in PRUNING, 'pruning', f'one of {PRUNING}'),
         (0 <= self.rewind_iteration < self.training_iterations, 'rewind_iteration',
@@ -127,8 +130,8 @@ class ExperimentConfig(network_lib.Hyperparameters):
         (self.interpolation_points >= 2, 'interpolation_points', 'an integer >= 2'),
         (self.control in CONTROLS, 'control', f'one of {CONTROLS}'),
     ]
-    if self.experiment == 'tfmot_pruning':
-      checks += self._tfmot_checks()
+    if self.protocol.checks:
+      checks += self.protocol.checks(self)
     checks += self._distribute_checks()
     for ok, flag, expected in checks:
       if not ok:
@@ -159,31 +162,12 @@ class ExperimentConfig(network_lib.Hyperparameters):
          f'a multiple of --cpu_devices={self.cpu_devices}'),
         (not self.dropout, 'dropout', one_device),
         (not self.mixed_precision, 'mixed_precision', one_device),
-        (self.experiment != 'tfmot_pruning', 'distribute', 'none with tfmot_pruning'),
+        (self.protocol.distributable, 'distribute', f'none with {self.experiment}'),
     ]
     distribution.check_devices(self.distribute_devices)
     if self.distribute == 'multi_worker':
       distribution.cluster_spec()
     return checks
-
-
-  def _tfmot_checks(self):
-    """What tfmot_pruning's model.fit cannot do: (ok, flag, expected) like validate's checks."""
-    unsupported = 'the default: tfmot_pruning trains with a constant learning rate'
-    return [
-        (self.training_iterations >= 2, 'training_iterations', 'an integer >= 2'),
-        (self.training_iterations % self.eval_interval == 0, 'eval_interval',
-         f'a divisor of --training_iterations={self.training_iterations}'),
-        (self.pruning == 'layerwise', 'pruning', 'layerwise: tfmot prunes each layer to a '
-         'ticket\'s sparsity there'),
-        (not self.lr_milestones, 'lr_milestones', unsupported),
-        (not self.warmup_iterations, 'warmup_iterations', unsupported),
-        (not self.weight_decay, 'weight_decay', 'the default 0 with tfmot_pruning'),
-        (self.lr_schedule == 'step', 'lr_schedule', unsupported),
-        (not self.augment, 'augment', 'false with tfmot_pruning'),
-        (not self.rewind_iteration, 'rewind_iteration', '0: tfmot_pruning trains from θ0'),
-        (not self.mixed_precision, 'mixed_precision', 'false with tfmot_pruning'),
-    ]
 
 
 _FIELD_OF_FLAG = {'level': 'control_levels', 'control_trials': 'control_trials'}
@@ -237,18 +221,16 @@ SETTINGS_FILE = 'experiment.json'
 # picks the kind and its directory), so edge-popup and biprop live side by side, each with its
 # own --weight_init.
 SUPERMASK_SETTINGS = tuple(s for s in RESULT_SETTINGS if s != 'binarize') + ('weight_init',)
-SHARED_SETTINGS = ('network', 'dataset', 'seed', 'validation_size')  # supermask vs experiment
-
-
-def supermask_kind(config):
-  """'biprop' (binary weights) or 'edge_popup': the run kind and directory of a supermask run."""
-  return 'biprop' if config.binarize else 'edge_popup'
+# What a protocol with its own settings file (supermask) shares with experiment.json.
+SHARED_SETTINGS = ('network', 'dataset', 'seed', 'validation_size')
 
 
 def settings_file(config):
-  """(file name, the settings it records) of `config`'s experiment."""
-  if config.experiment == 'supermask':
-    return f'{supermask_kind(config)}.json', SUPERMASK_SETTINGS
+  """(file name, the settings it records) of `config`'s protocol: experiment.json, or the
+  protocol's own file (supermask: edge_popup.json / biprop.json)."""
+  own_file = config.protocol.settings_file
+  if own_file:
+    return own_file(config), SUPERMASK_SETTINGS
   return SETTINGS_FILE, RESULT_SETTINGS
 
 
@@ -282,7 +264,7 @@ def check_settings(config):
     UserInputError listing every flag whose value differs from the recorded one.
   """
   _check_recorded(config, *settings_file(config))
-  if config.experiment == 'supermask':
+  if config.protocol.settings_file:
     _check_recorded(config, SETTINGS_FILE, SHARED_SETTINGS)
 
 

@@ -17,6 +17,7 @@ from foundations import paths
 from foundations import save_restore
 from lottery_ticket import config as config_lib
 from lottery_ticket import datasets
+from lottery_ticket.protocols import naming
 
 EXPORT_JSON = 'export.json'
 NETWORK_MODULES = ('mnist_fc.constants', 'cifar_conv.constants')  # their NETWORKS are exported
@@ -54,7 +55,7 @@ def _experiment_dir(run_dir):
 
 
 def _dense_run_dir(experiment_dir, trial):
-  candidate = paths.run_dir(experiment_dir, trial, 0, 'lottery')
+  candidate = naming.ticket_dir(experiment_dir, trial, 0)
   complete = os.path.isfile(os.path.join(candidate, paths.FINAL_WEIGHTS))
   return candidate if complete and paths.is_complete(candidate) else None
 

@@ -12,6 +12,7 @@ from foundations import errors
 from foundations import paths
 from foundations import save_restore
 from lottery_ticket import datasets
+from lottery_ticket.protocols import naming
 
 
 def run_file(path, default_name, flag):
@@ -26,8 +27,7 @@ def run_file(path, default_name, flag):
 
 def control_masks_path(config, level):
   """The masks.npz of lottery level `level`, which a control (--level) trains; it must exist."""
-  path = os.path.join(paths.run_dir(config.output_dir, config.trial, level, 'lottery'),
-                      paths.MASKS)
+  path = os.path.join(naming.ticket_dir(config.output_dir, config.trial, level), paths.MASKS)
   if not os.path.isfile(path):
     raise errors.UserInputError(
         f'--level={level}: {path} not found; run the lottery experiment with --levels>={level} '
@@ -36,12 +36,15 @@ def control_masks_path(config, level):
 
 
 def input_files(config):
-  """The .npz files an experiment reads before it trains: --masks, --presets, controls' masks."""
+  """The .npz files an experiment reads before it trains: --masks, --presets, and the masks of
+  each --level's ticket (a protocol whose catalog inputs name 'pruned_lottery_masks',
+  instability, reads none for level 0: the dense network)."""
   files = [run_file(config.masks, paths.MASKS, 'masks')] if config.masks else []
   if config.presets:
     files.append(run_file(config.presets, paths.INITIAL_WEIGHTS, 'presets'))
+  dense_level_zero = 'pruned_lottery_masks' in config.protocol.inputs
   return files + [control_masks_path(config, level) for level in config.control_levels
-                  if level > 0 or config.experiment != 'instability']  # level 0: dense
+                  if level > 0 or not dense_level_zero]
 
 
 def prepare(config):

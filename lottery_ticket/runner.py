@@ -19,14 +19,14 @@ from foundations import console
 from foundations import distribution
 from foundations import errors
 from foundations import interrupts
-from foundations import mask_criteria
 from lottery_ticket import config as config_lib
 from lottery_ticket import datasets
+from lottery_ticket import flag_definitions
 from lottery_ticket import preflight
+from lottery_ticket.protocols import catalog
+from lottery_ticket.protocols import spec as spec_lib
 
 FLAGS = flags.FLAGS
-BINARIZE_EXPERIMENTS = ('train', 'lottery', 'one_shot', 'reinit', 'random_prune', 'supermask',
-                        'sweep')
 
 
 # --help's groups besides the protocol's own flags (everything else the runner defines).
@@ -60,141 +60,14 @@ def _defined(define):
 
 
 def _define_shared_flags(networks, default_dataset):
-  return _defined(lambda: _shared_flags(networks, default_dataset))
+  return _defined(lambda: flag_definitions.define_shared(networks, default_dataset))
 
 
 def _define_protocol_flags(experiment):
-  return _defined(lambda: _protocol_flags(experiment))
+  return _defined(lambda: flag_definitions.define_protocol(experiment))
 
 
-def _shared_flags(networks, default_dataset):
-  """The flags of every runner: data, output, the training settings."""
-  flags.DEFINE_enum('network', next(iter(networks)), list(networks), 'Network to train.')
-  flags.DEFINE_string('dataset', default_dataset,
-                      f'Dataset: one of {sorted(datasets.DATASETS)}; {datasets.BUNDLED} '
-                      'ships with the package (works offline).')
-  flags.DEFINE_string('dataset_path', None,
-                      'Directory with the dataset files (MNIST-format IDX or CIFAR-10 python '
-                      'batches); default: usual local places, then tensorflow-datasets.')
-  flags.DEFINE_string('output_dir', None, 'Directory for all outputs (required).')
-  flags.DEFINE_integer('training_iterations', None,
-                       'Optimizer steps per run (default: the paper\'s value for --network).')
-  flags.DEFINE_integer('batch_size', None, 'Minibatch size (default: the paper\'s).')
-  flags.DEFINE_float('learning_rate', None,
-                     'Base learning rate (default: the paper\'s for --network).')
-  flags.DEFINE_enum('optimizer', None, list(config_lib.OPTIMIZERS),
-                    'adam, or sgd with PyTorch-style momentum (default: the paper\'s).')
-  flags.DEFINE_float('momentum', None, 'SGD momentum (default: the paper\'s; 0.9 for deep nets).')
-  flags.DEFINE_float('weight_decay', None,
-                     'L2 coefficient added to the gradient, as PyTorch\'s weight_decay.')
-  flags.DEFINE_list('lr_milestones', None,
-                    'Iterations at which the learning rate is multiplied by --lr_gamma.')
-  flags.DEFINE_float('lr_gamma', None, 'Learning-rate factor at each milestone (default 0.1).')
-  flags.DEFINE_enum('lr_schedule', None, list(config_lib.LR_SCHEDULES),
-                    'step: the milestones; cosine: decay to 0 at --training_iterations '
-                    '(default: the paper\'s; cosine for supermask).')
-  flags.DEFINE_integer('warmup_iterations', None,
-                       'Linear learning-rate warmup from 0 over this many iterations.')
-  flags.DEFINE_boolean('warmup', False,
-                       'Use the network\'s warmup variant (the paper\'s lr and warmup length).')
-  flags.DEFINE_boolean('augment', None,
-                       'Random flip, 4-pixel zero pad and random crop of training batches.')
-  flags.DEFINE_enum('pruning', None, list(config_lib.PRUNING),
-                    'layerwise: each layer by its own rate; global: the network\'s prunable '
-                    'layers pooled (default: the paper\'s for --network).')
-  flags.DEFINE_integer('rewind_iteration', 0,
-                       'Reset pruned networks to the dense run\'s weights at this iteration '
-                       '(0: to the original initialisation θ0).')
-  flags.DEFINE_list('report_iterations', None,
-                    'Iterations whose test accuracy the summary reports (default: the paper\'s).')
-  flags.DEFINE_boolean('mixed_precision', False, 'Compute in float16 (mixed_float16 policy).')
-  flags.DEFINE_boolean('dropout', False, 'Use the network\'s dropout variant, if it has one.')
-  flags.DEFINE_integer('eval_interval', None,
-                       'Evaluate validation and test every this many iterations (default: 100, '
-                       'or what keeps evaluation under 10% of the time for deep networks).')
-  flags.DEFINE_integer('validation_size', None,
-                       'Training examples held out for validation (default: 5000; '
-                       f'{datasets.sample.VALIDATION_SIZE} for {datasets.BUNDLED}).')
-  flags.DEFINE_integer('trial', 1, 'Trial number: selects the seeds and the trial directory.')
-  flags.DEFINE_string('trials', None,
-                      'Trials to run one after another in this process, e.g. 1-5 or 1,3,4 '
-                      '(default: --trial); the compiled trainer is reused.')
-  flags.DEFINE_integer('seed', 0, 'Base seed, combined with --trial for every random choice.')
-  flags.DEFINE_boolean('jit_compile', None,
-                       'Compile with XLA (default: yes on a GPU and for dense networks on CPU).')
-  flags.DEFINE_float('progress_seconds', 15.0, 'Seconds between progress lines.')
-  flags.DEFINE_integer('checkpoint_interval', 0,
-                       'Iterations between mid-run checkpoints (0: about every 5 minutes).')
-  flags.DEFINE_enum('distribute', 'none', list(distribution.KINDS),
-                    'Data-parallel training of each run through tf.distribute: mirrored (the '
-                    'local devices) or multi_worker (the cluster in TF_CONFIG); the global '
-                    'batch is split across replicas. Results equal --distribute=none up to '
-                    'float summation order.')
-  flags.DEFINE_list('distribute_devices', [],
-                    '--distribute=mirrored: devices, e.g. /gpu:0,/gpu:1 (default: every GPU, '
-                    'or every logical CPU if there is none).')
-  flags.DEFINE_integer('cpu_devices', 0,
-                       '--distribute=mirrored: split the CPU into this many logical devices '
-                       '(testing, or CPU-only machines); 0: leave it whole.')
-
-
-def _protocol_flags(experiment):
-  """The flags only some protocols have."""
-  if experiment in ('lottery', 'sweep'):
-    flags.DEFINE_integer('levels', 20, 'Prune rounds after the dense level 0.')
-  if experiment in ('lottery', 'one_shot', 'sweep'):
-    flags.DEFINE_enum('mask_criterion', 'magnitude', list(mask_criteria.CRITERIA),
-                      'How survivors are ranked for pruning (lowest removed): magnitude |wT|, '
-                      'large_init |w0|, magnitude_increase |wT|-|w0|, movement |wT-w0|, '
-                      'large_final_same_sign (sign-flipped weights first), random.')
-  if experiment in ('one_shot', 'tfmot_pruning'):
-    flags.DEFINE_list('percent_remaining', ['51.3', '21.1', '7.0', '3.6'],
-                      'Percent of weights to keep, each in (0, 100]; comma-separated.')
-  if experiment == 'supermask':
-    flags.DEFINE_list('percent_remaining', ['50', '30', '10'],
-                      'Percent of each layer\'s weights the learned mask keeps, each in (0, 100]; '
-                      'comma-separated; one run per value.')
-    flags.DEFINE_enum('weight_init', None, list(config_lib.WEIGHT_INITS),
-                      'The frozen weights, fan scaled by the kept fraction: sign(w)·sqrt(2/fan_in) '
-                      '(edge-popup\'s best; the default), Kaiming normal (the default with '
-                      '--binarize, as biprop), or the network\'s Gaussian Glorot.')
-  if experiment in BINARIZE_EXPERIMENTS:
-    flags.DEFINE_boolean('binarize', False,
-                         'Binary weights: kernels α·sign(w)·mask, α = mean |w| kept in the layer '
-                         '(supermask: biprop; else straight-through training of latent weights).')
-  if experiment in ('reinit', 'random_prune'):
-    flags.DEFINE_list('level', ['3'], 'Lottery levels whose masks to control; comma-separated.')
-  if experiment == 'instability':
-    flags.DEFINE_list('level', ['0'], 'Lottery levels whose masks to analyse (0: the dense '
-                      'network); comma-separated.')
-    flags.DEFINE_string('masks', None, 'Also analyse this masks .npz file or run directory.')
-    flags.DEFINE_enum('control', 'none', list(config_lib.CONTROLS),
-                      'random_prune: analyse random masks with the same per-layer counts.')
-    flags.DEFINE_list('spawn_iterations', ['0'],
-                      'Iterations k at which the two copies split; comma-separated.')
-    flags.DEFINE_integer('interpolation_points', 30, 'Evenly spaced α values in [0, 1].')
-  if experiment in ('reinit', 'random_prune'):
-    flags.DEFINE_integer('control_trials', 1,
-                         'Controls per ticket, each with its own seeds (1: level{L}/{kind}/; '
-                         'k >= 2: level{L}/{kind}_control{k}/).')
-  if experiment in ('reinit', 'sweep'):
-    flags.DEFINE_enum('reinit_mode', 'glorot', list(config_lib.REINIT_MODES),
-                      'glorot: fresh initialisation; sample_original(_signs): values drawn '
-                      'from the original initialisation (keeping the original signs); '
-                      'signed_constant: sign(w0) x the layer\'s std of w0; reshuffle: the '
-                      'surviving original values permuted among the surviving positions.')
-  if experiment == 'train':
-    flags.DEFINE_string('masks', None, 'Masks .npz file or run directory (default: no pruning).')
-    flags.DEFINE_string('presets', None,
-                        'Initial weights .npz file or run directory (default: fresh init).')
-
-
-def _numbers(flag, values, kind):
-  try:
-    return tuple(kind(value) for value in values)
-  except ValueError:
-    raise errors.UserInputError(
-        f'--{flag}={",".join(values)}: expected comma-separated {kind.__name__} values') from None
+_numbers = spec_lib.parse_numbers
 
 
 def parse_trials(text, flag='trials'):
@@ -229,10 +102,7 @@ def trials_from_flags():
 
 
 def control_trials_from_flags():
-  if FLAGS.control_trials < 1:
-    raise errors.UserInputError(
-        f'--control_trials={FLAGS.control_trials}: expected an integer >= 1')
-  return tuple(range(1, FLAGS.control_trials + 1))
+  return spec_lib.counted(FLAGS, 'control_trials')
 
 
 def _or_default(value, default):
@@ -244,38 +114,14 @@ def config_from_flags(experiment, networks):
   spec = networks[FLAGS.network]
   if not FLAGS.output_dir:
     raise errors.UserInputError('--output_dir: required (where to write the experiment)')
-  if experiment == 'supermask' and spec.supermask_hyperparameters is None:
-    raise errors.UserInputError(
-        f'--network={spec.name}: supermask trains LeNet-300-100 and Conv-2/4/6 only')
-  defaults = _default_hyperparameters(spec, experiment)
-  optional = {}
-  if experiment == 'lottery':
-    optional['levels'] = FLAGS.levels
-  if experiment in ('lottery', 'one_shot'):
-    optional['mask_criterion'] = FLAGS.mask_criterion
-  if experiment == 'tfmot_pruning' and spec.normalize_inputs:
-    raise errors.UserInputError(
-        f'--network={spec.name}: tfmot_pruning trains LeNet-300-100 and Conv-2/4/6 only')
-  if experiment in ('one_shot', 'tfmot_pruning', 'supermask'):
-    optional['percent_remaining'] = _numbers('percent_remaining', FLAGS.percent_remaining, float)
-  if experiment in ('reinit', 'random_prune', 'instability'):
-    optional['control_levels'] = _numbers('level', FLAGS.level, int)
-  if experiment in ('reinit', 'random_prune'):
-    optional['control_trials'] = control_trials_from_flags()
-  if experiment == 'instability':
-    optional.update(masks=FLAGS.masks, control=FLAGS.control,
-                    spawn_iterations=_numbers('spawn_iterations', FLAGS.spawn_iterations, int),
-                    interpolation_points=FLAGS.interpolation_points)
-  if experiment == 'reinit':
-    optional['reinit_mode'] = FLAGS.reinit_mode
-  if experiment == 'train':
-    optional.update(masks=FLAGS.masks, presets=FLAGS.presets)
-  if experiment == 'supermask':
-    # With --binarize a signed constant would make biprop edge-popup: α·sign(W) = W.
-    optional['weight_init'] = FLAGS.weight_init or (
-        'kaiming_normal' if FLAGS.binarize else config_lib.WEIGHT_INITS[0])
-  if experiment in BINARIZE_EXPERIMENTS:
-    optional['binarize'] = FLAGS.binarize
+  protocol = catalog.get(experiment)
+  if protocol.hyperparameters:  # its defaults come from the network: check it first
+    _check_network(protocol, spec)
+  defaults = _default_hyperparameters(spec, protocol)
+  if not protocol.hyperparameters:
+    _check_network(protocol, spec)
+  optional = {setting.field: setting.parse(FLAGS, setting.flag)
+              for setting in protocol.settings}
   hyperparameters = {
       field.name: _or_default(getattr(FLAGS, field.name), getattr(defaults, field.name))
       for field in dataclasses.fields(defaults)
@@ -310,16 +156,22 @@ def _validation_size():
   return datasets.default_validation_size(FLAGS.dataset)
 
 
-def _default_hyperparameters(spec, experiment):
-  """The paper's settings for --network, or for its --dropout or --warmup variant; edge-popup's
-  for the supermask experiment."""
+def _check_network(protocol, spec):
+  if not protocol.trains(spec):
+    raise errors.UserInputError(
+        f'--network={spec.name}: {protocol.name} trains LeNet-300-100 and Conv-2/4/6 only')
+
+
+def _default_hyperparameters(spec, protocol):
+  """The paper's settings for --network, or for its --dropout or --warmup variant; the
+  protocol's own (edge-popup's for supermask) where it has them."""
   if FLAGS.dropout and FLAGS.warmup:
     raise errors.UserInputError('--dropout and --warmup: choose one variant')
-  if experiment == 'supermask':
+  if protocol.hyperparameters:
     for variant in ('dropout', 'warmup'):
       if getattr(FLAGS, variant):
-        raise errors.UserInputError(f'--{variant}: supermask has no {variant} variant')
-    return spec.supermask_hyperparameters
+        raise errors.UserInputError(f'--{variant}: {protocol.name} has no {variant} variant')
+    return getattr(spec, protocol.hyperparameters)
   if FLAGS.dropout:
     if spec.dropout_hyperparameters is None:
       raise errors.UserInputError(f'--dropout: {spec.name} has no dropout variant')
@@ -346,13 +198,7 @@ def _run(experiment, configs, spec, dataset):
   # pylint: disable=g-import-not-at-top  (TensorFlow: only once the checks have passed)
   console.import_tensorflow()
   from lottery_ticket import experiment as experiment_lib
-  from lottery_ticket import instability
-  from lottery_ticket import protocols
-  from lottery_ticket import supermask
-  from lottery_ticket import tfmot_pruning
-  protocol = dict(protocols.PROTOCOLS, instability=instability.instability,
-                  tfmot_pruning=tfmot_pruning.tfmot_pruning,
-                  supermask=supermask.supermask)[experiment]
+  protocol = spec_lib.resolve(catalog.get(experiment).entry_point)
   built = experiment_lib.Experiment(configs[0], spec, dataset)
   try:
     for index, config in enumerate(configs):

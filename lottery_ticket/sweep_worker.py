@@ -9,7 +9,6 @@ to stderr (the sweep's log file). One Experiment, with its compiled trainer, ser
 (Experiment.reconfigure), so tasks after the first pay no TensorFlow start-up or tracing.
 """
 
-import dataclasses
 import json
 import os
 import sys
@@ -19,19 +18,10 @@ from foundations import errors
 from foundations import interrupts
 from lottery_ticket import config as config_lib
 from lottery_ticket import preflight
+from lottery_ticket.protocols import catalog
 
 
-def task_config(base, task):
-  """The ExperimentConfig of one task: `base` (the sweep's settings) narrowed to its run."""
-  kind, level = task['experiment'], task.get('level')
-  changes = dict(experiment=kind, trial=task['trial'])
-  if kind == 'lottery':
-    changes['levels'] = level
-  elif kind == 'one_shot':
-    changes['percent_remaining'] = (task['percent'],)
-  else:  # reinit, random_prune
-    changes.update(control_levels=(level,), control_trials=(task['control_trial'],))
-  return dataclasses.replace(base, **changes)
+task_config = catalog.task_config
 
 
 def config_from_json(values):
@@ -52,7 +42,7 @@ class Worker:
     """Runs `task`; False if its run was found recorded (by another process)."""
     # pylint: disable=g-import-not-at-top  (TensorFlow: imported by main before the first task)
     from lottery_ticket import experiment as experiment_lib
-    from lottery_ticket import protocols
+    from lottery_ticket.protocols import spec as spec_lib
     config = task_config(self.base, task)
     preflight.check(config)
     if self._dataset is None or self._dataset[0] != config.trial:
@@ -63,7 +53,7 @@ class Worker:
     else:
       self.experiment = self.experiment.reconfigure(config, dataset)
     trained = self.experiment.trained_runs
-    protocols.PROTOCOLS[config.experiment](self.experiment)
+    spec_lib.resolve(catalog.get(config.experiment).entry_point)(self.experiment)
     return self.experiment.trained_runs > trained
 
 

@@ -12,7 +12,7 @@ from foundations import interpolation
 from foundations import model_state
 from lottery_ticket import config as config_lib
 from lottery_ticket import experiment as experiment_lib
-from lottery_ticket import instability
+from lottery_ticket.protocols import instability
 from mnist_fc import constants
 from tests import conftest
 

@@ -165,7 +165,7 @@ def test_random_criterion_keeps_exact_counts_and_follows_its_seed():
 
 
 def _reinit(mode, original, masks, level=1):
-  from lottery_ticket import protocols  # pylint: disable=g-import-not-at-top (imports TF)
+  from lottery_ticket.protocols import controls as protocols  # pylint: disable=g-import-not-at-top (imports TF)
   config = types.SimpleNamespace(reinit_mode=mode, seed_for=lambda purpose: 7)
   return protocols.reinitialized_weights(types.SimpleNamespace(config=config), original, masks,
                                          level)

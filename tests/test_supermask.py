@@ -14,7 +14,7 @@ from foundations import masked_layers
 from foundations import pruning
 from foundations import save_restore
 from lottery_ticket import config as config_lib
-from lottery_ticket import supermask
+from lottery_ticket.protocols import supermask
 from mnist_fc import model as lenet
 from tests import conftest
 

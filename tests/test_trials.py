@@ -41,7 +41,7 @@ def _config(dataset_path, output_dir, **changes):
 def test_reconfigured_trainer_is_not_retraced(idx_dataset, tmp_path):
   from lottery_ticket import experiment as experiment_lib  # pylint: disable=g-import-not-at-top
   from lottery_ticket import preflight  # pylint: disable=g-import-not-at-top
-  from lottery_ticket import protocols  # pylint: disable=g-import-not-at-top
+  from lottery_ticket.protocols import lottery as protocols  # pylint: disable=g-import-not-at-top
   from mnist_fc import constants  # pylint: disable=g-import-not-at-top
   config = _config(idx_dataset, str(tmp_path))
   built = experiment_lib.Experiment(config, constants.LENET)

@@ -16,14 +16,13 @@ import pandas as pd
 
 from foundations import errors
 from foundations import paths
+from lottery_ticket.protocols import catalog
 
 METRIC_COLUMNS = ('train_loss', 'train_accuracy', 'validation_loss', 'validation_accuracy',
                   'test_loss', 'test_accuracy')
 RUN_COLUMNS = ('run', 'trial', 'level', 'kind', 'percent_remaining')
 COLUMNS = RUN_COLUMNS + ('iteration',) + METRIC_COLUMNS
 IN_PROGRESS = 'in progress'
-# trial{N}/{group}/remaining{P}/
-PERCENT_GROUPS = ('one_shot', 'tfmot_pruning', 'edge_popup', 'biprop')
 _TRIAL = re.compile(r'trial(\d+)$')
 _PARTIAL = re.compile(r'\.(.+)\.partial$')
 
@@ -49,10 +48,10 @@ def find_run_dirs(experiment_dir):
   for _, trial_dir in sorted(trial_dirs(experiment_dir).items()):
     candidates = []
     for group in _children(trial_dir):
-      name = os.path.basename(group)
-      if name.startswith('level') or name in PERCENT_GROUPS or name.startswith('one_shot_'):
+      holds = catalog.run_group(os.path.basename(group))  # the protocols' naming rules
+      if holds == 'runs':
         candidates.extend(_children(group))
-      elif name in ('train', '.train.partial'):
+      elif holds == 'run':
         candidates.append(group)
     for candidate in candidates:
       (partial if _PARTIAL.match(os.path.basename(candidate)) else runs).append(candidate)
@@ -64,16 +63,9 @@ def run_kind(summary):
   'tfmot_pruning', 'edge_popup', 'biprop' (learned masks), 'train', ...; another mask criterion
   than magnitude is appended to lottery and one_shot ('lottery_movement'), another reinit mode
   than glorot to reinit."""
-  kind = summary['experiment']
-  if kind == 'supermask':
-    return summary.get('kind', 'edge_popup')
-  mode = summary.get('reinit_mode')
-  criterion = summary.get('mask_criterion', 'magnitude')
-  if kind == 'reinit' and mode and mode != 'glorot':
-    kind = f'reinit_{mode}'
-  if kind in ('lottery', 'one_shot') and criterion != 'magnitude':
-    kind = f'{kind}_{criterion}'
-  return kind
+  name = summary['experiment']
+  protocol = catalog.REGISTRY.get(name)
+  return protocol.kind_of(summary.get) if protocol else name
 
 
 def read_run(run_dir, experiment_dir):

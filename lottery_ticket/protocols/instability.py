@@ -12,7 +12,6 @@ Each (mask, k) gets {output_dir}/trial{N}/instability/{masks}/spawn{k}/ with the
 directories copy1/ and copy2/, interpolation.csv and summary.json (written last).
 """
 
-import hashlib
 import os
 
 import numpy as np
@@ -23,13 +22,19 @@ from foundations import paths
 from foundations import pruning
 from foundations import save_restore
 from lottery_ticket import preflight
-from lottery_ticket import protocols
-from lottery_ticket import rewinding
+from lottery_ticket.protocols import catalog
+from lottery_ticket.protocols import naming
+from lottery_ticket.protocols.common import completed
 
 STABLE_POINTS = 2.0
 COPIES = (1, 2)
 INTERPOLATION = 'interpolation.csv'
 BATCH_NORM_BATCHES = 10  # training batches over which BatchNorm statistics are recomputed
+
+
+def extra_splits(experiment):
+  """The Experiment's extra_splits hook: the fixed training subset train error is measured on."""
+  return {'train_subset': experiment.train_subset()}
 
 
 def _mask_sets(experiment):
@@ -38,17 +43,18 @@ def _mask_sets(experiment):
   config = experiment.config
   sets = []
   for level in config.control_levels:
+    name = naming.instability_mask_name(level=level, control=config.control)
     if level == 0:
-      sets.append(('level0', experiment.full_masks(), {'level': 0}))
+      sets.append((name, experiment.full_masks(), {'level': 0}))
       continue
     path = preflight.control_masks_path(config, level)
-    sets.append((f'level{level}', experiment.load_masks(path), {'level': level}))
+    sets.append((name, experiment.load_masks(path), {'level': level}))
   if config.masks:
     path = os.path.abspath(preflight.run_file(config.masks, paths.MASKS, 'masks'))
-    name = 'masks_' + hashlib.sha1(path.encode()).hexdigest()[:8]
+    name = naming.instability_mask_name(masks_path=path, control=config.control)
     sets.append((name, experiment.load_masks(path), {'masks_path': path}))
   if config.control == 'random_prune':
-    sets = [(f'{name}_random_prune',
+    sets = [(name,
              pruning.random_masks_like(masks, np.random.default_rng(
                  [config.seed_for('random_prune'), details.get('level', index + 1000)])),
              dict(details, control='random_prune'))
@@ -64,7 +70,7 @@ def copy_seeds(config, copy):
 def _train_copy(experiment, directory, copy, masks, start_weights, spawn_iteration, details):
   """The final weights of one copy, trained (or read back if complete) in directory/copy{N}."""
   run_dir = os.path.join(directory, f'copy{copy}')
-  if protocols.completed(run_dir) is not None:
+  if completed(run_dir) is not None:
     return experiment.load_weights(os.path.join(run_dir, paths.FINAL_WEIGHTS))
   config = experiment.config
   order_seed, augment_seed = copy_seeds(config, copy)
@@ -129,10 +135,11 @@ def instability(experiment):
   config = experiment.config
   sets = _mask_sets(experiment)
   original = experiment.original_initial_weights()
+  runs = iter(catalog.get('instability').run_dirs(config))
   for name, masks, details in sets:
     for k in config.spawn_iterations:
-      directory = paths.instability_dir(config.output_dir, config.trial, name, k)
-      if protocols.completed(directory) is not None:
+      directory = next(runs).run_dir
+      if completed(directory) is not None:
         continue
       analyse(experiment, directory, name, masks,
-              rewinding.dense_weights_at(experiment, original, k), k, details)
+              experiment.dense_weights_at(original, k), k, details)

@@ -22,8 +22,9 @@ import tf_keras as keras
 
 from foundations import masked_layers
 from foundations import paths
-from lottery_ticket import config as config_lib
-from lottery_ticket import protocols
+from lottery_ticket.protocols import catalog
+from lottery_ticket.protocols import naming
+from lottery_ticket.protocols.common import completed
 
 
 def _fans(shape):
@@ -75,19 +76,28 @@ def initial_scores(experiment):
   return scores
 
 
+def run_outputs(experiment, result, masks):
+  """The Experiment's run_outputs hook: masks.npz is the learned mask, final.npz the effective
+  kernels, scores.npz the scores."""
+  del masks  # the learned mask replaces the (full) mask it trained under
+  model = experiment.model
+  effective = dict(result.final_weights, **masked_layers.effective_kernels(model))
+  learned = {name: layer.score_mask()
+             for name, layer in masked_layers.supermask_layers(model).items()}
+  return learned, {paths.FINAL_WEIGHTS: effective, paths.SCORES: masked_layers.get_scores(model)}
+
+
 def supermask(experiment):
   """Learns a mask of each --percent_remaining on frozen weights (see the module doc)."""
   config = experiment.config
-  name = config_lib.supermask_kind(config)
+  name = naming.supermask_kind(naming.of_config(config))
   scores = initial_scores(experiment)
-  for percent in config.percent_remaining:
-    final_dir = paths.remaining_dir(config.output_dir, config.trial, name, percent)
-    if protocols.completed(final_dir) is not None:
+  for percent, run in zip(config.percent_remaining, catalog.get('supermask').run_dirs(config)):
+    if completed(run.run_dir) is not None:
       continue
     fraction = percent / 100.0
     masked_layers.set_keep_fraction(experiment.model, fraction)
     masked_layers.set_scores(experiment.model, scores)  # a resumed run restores its own
-    experiment.train(final_dir, experiment.full_masks(), frozen_weights(experiment, fraction),
-                     f'trial{config.trial} {name} {percent:g}%', experiment='supermask',
-                     kind=name, weight_init=config.weight_init,
-                     target_percent_remaining=percent)
+    experiment.train(run.run_dir, experiment.full_masks(), frozen_weights(experiment, fraction),
+                     run.label, experiment='supermask', kind=name,
+                     weight_init=config.weight_init, target_percent_remaining=percent)

@@ -33,8 +33,9 @@ from foundations import pruning
 from foundations import tfmot_models
 from foundations import trainer as trainer_lib
 from lottery_ticket import progress
-from lottery_ticket import protocols
 from lottery_ticket import recording
+from lottery_ticket.protocols import catalog
+from lottery_ticket.protocols.common import completed
 
 END_FRACTION = 0.75  # pruning ends at this fraction of the budget
 FREQUENCY_ITERATIONS = 100  # iterations between mask updates
@@ -125,10 +126,9 @@ def _fit(experiment, model, on_eval):
   return history, time.monotonic() - start
 
 
-def _train(experiment, percent, final_dir):
+def _train(experiment, percent, final_dir, label):
   """Trains and records one tfmot run pruned to `percent` remaining."""
   config = experiment.config
-  label = f'trial{config.trial} tfmot {percent:g}%'
   begin, end, frequency = schedule_steps(config.training_iterations)
   sparsities = layer_sparsities(experiment, percent)
   model = tfmot_models.wrap_for_pruning(experiment.model, {
@@ -185,12 +185,12 @@ def tfmot_pruning(experiment):
   config = experiment.config
   for percent in config.percent_remaining:
     layer_sparsities(experiment, percent)  # every target reachable, before anything trains
-  for percent in config.percent_remaining:
-    final_dir = paths.remaining_dir(config.output_dir, config.trial, 'tfmot_pruning', percent)
-    if protocols.completed(final_dir) is None:
-      claim = experiment.claim_run(final_dir)  # one process per run (locking.RunClaim)
+  for percent, run in zip(config.percent_remaining,
+                          catalog.get('tfmot_pruning').run_dirs(config)):
+    if completed(run.run_dir) is None:
+      claim = experiment.claim_run(run.run_dir)  # one process per run (locking.RunClaim)
       try:
-        if not paths.is_complete(final_dir):  # else another process finished it meanwhile
-          _train(experiment, percent, final_dir)
+        if not paths.is_complete(run.run_dir):  # else another process finished it meanwhile
+          _train(experiment, percent, run.run_dir, run.label)
       finally:
         claim.release()

@@ -1,0 +1,233 @@
+"""Every protocol in one place: its flags, settings, checks, inputs, hooks and run names.
+
+One `Protocol` per command (DESIGN.md §12). The runner defines a protocol's flags and builds its
+config from them, config.validate adds its checks, preflight reads its input files, the
+Experiment calls its hooks, the sweep plans its runs and the analysis loader names them, all by
+asking this catalog; none of them compares a protocol's name with a string. Hooks and entry
+points are 'module:function' names, imported only when called: this module imports no
+TensorFlow (nor anything that does).
+"""
+
+import dataclasses
+import fnmatch
+
+from foundations import mask_criteria
+from lottery_ticket.protocols import naming
+from lottery_ticket.protocols import spec
+from lottery_ticket.protocols.spec import Flag
+from lottery_ticket.protocols.spec import Protocol
+from lottery_ticket.protocols.spec import Setting
+
+CONTROLS = ('none', 'random_prune')  # instability: analyse the masks themselves or a random mask
+REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs', 'signed_constant',
+                'reshuffle')
+# supermask: the frozen weights (protocols.supermask); the first is the default.
+WEIGHT_INITS = ('signed_kaiming_constant', 'kaiming_normal', 'glorot')
+
+
+def _tfmot_checks(config):
+  """What tfmot_pruning's model.fit cannot do: (ok, flag, expected) like validate's checks."""
+  unsupported = 'the default: tfmot_pruning trains with a constant learning rate'
+  return [
+      (config.training_iterations >= 2, 'training_iterations', 'an integer >= 2'),
+      (config.training_iterations % config.eval_interval == 0, 'eval_interval',
+       f'a divisor of --training_iterations={config.training_iterations}'),
+      (config.pruning == 'layerwise', 'pruning', 'layerwise: tfmot prunes each layer to a '
+       'ticket\'s sparsity there'),
+      (not config.lr_milestones, 'lr_milestones', unsupported),
+      (not config.warmup_iterations, 'warmup_iterations', unsupported),
+      (not config.weight_decay, 'weight_decay', 'the default 0 with tfmot_pruning'),
+      (config.lr_schedule == 'step', 'lr_schedule', unsupported),
+      (not config.augment, 'augment', 'false with tfmot_pruning'),
+      (not config.rewind_iteration, 'rewind_iteration', '0: tfmot_pruning trains from θ0'),
+      (not config.mixed_precision, 'mixed_precision', 'false with tfmot_pruning'),
+  ]
+
+
+LEVELS = Flag('levels', 'integer', 20, 'Prune rounds after the dense level 0.')
+MASK_CRITERION = Flag(
+    'mask_criterion', 'enum', 'magnitude',
+    'How survivors are ranked for pruning (lowest removed): magnitude |wT|, '
+    'large_init |w0|, magnitude_increase |wT|-|w0|, movement |wT-w0|, '
+    'large_final_same_sign (sign-flipped weights first), random.', tuple(mask_criteria.CRITERIA))
+PERCENT_REMAINING = Flag('percent_remaining', 'list', ['51.3', '21.1', '7.0', '3.6'],
+                         'Percent of weights to keep, each in (0, 100]; comma-separated.')
+BINARIZE = Flag('binarize', 'boolean', False,
+                'Binary weights: kernels α·sign(w)·mask, α = mean |w| kept in the layer '
+                '(supermask: biprop; else straight-through training of latent weights).')
+CONTROL_LEVEL = Flag('level', 'list', ['3'],
+                     'Lottery levels whose masks to control; comma-separated.')
+CONTROL_TRIALS = Flag('control_trials', 'integer', 1,
+                      'Controls per ticket, each with its own seeds (1: level{L}/{kind}/; '
+                      'k >= 2: level{L}/{kind}_control{k}/).')
+REINIT_MODE = Flag('reinit_mode', 'enum', 'glorot',
+                   'glorot: fresh initialisation; sample_original(_signs): values drawn '
+                   'from the original initialisation (keeping the original signs); '
+                   'signed_constant: sign(w0) x the layer\'s std of w0; reshuffle: the '
+                   'surviving original values permuted among the surviving positions.',
+                   REINIT_MODES)
+
+_CRITERION = Setting('mask_criterion', 'mask_criterion', spec.value)
+_PERCENTS = Setting('percent_remaining', 'percent_remaining', spec.floats)
+_BINARIZE = Setting('binarize', 'binarize', spec.value)
+_CONTROL_LEVELS = Setting('control_levels', 'level', spec.integers)
+_CONTROL_TRIALS = Setting('control_trials', 'control_trials', spec.counted)
+
+
+def _supermask_weight_init(values, flag):
+  # With --binarize a signed constant would make biprop edge-popup: α·sign(W) = W.
+  return getattr(values, flag) or ('kaiming_normal' if values.binarize else WEIGHT_INITS[0])
+
+
+def _level_task(task):
+  return {'levels': task['level']}
+
+
+def _percent_task(task):
+  return {'percent_remaining': (task['percent'],)}
+
+
+def _control_task(task):
+  return {'control_levels': (task['level'],), 'control_trials': (task['control_trial'],)}
+
+
+def _lottery_kind(get):
+  return naming.criterion_kind('lottery', get)
+
+
+def _one_shot_kind(get):
+  return naming.criterion_kind('one_shot', get)
+
+
+def _supermask_settings_file(config):
+  return f'{naming.supermask_kind(naming.of_config(config))}.json'
+
+
+def _random_prune_name(get):
+  del get
+  return 'random_prune'
+
+
+def _tfmot_name(get):
+  del get
+  return 'tfmot_pruning'
+
+
+_LOTTERY = 'lottery_ticket.protocols.lottery'
+_CONTROLS = 'lottery_ticket.protocols.controls'
+
+REGISTRY = {protocol.name: protocol for protocol in (
+    Protocol('train', f'{_LOTTERY}:train',
+             flags=(BINARIZE,
+                    Flag('masks', 'string', None,
+                         'Masks .npz file or run directory (default: no pruning).'),
+                    Flag('presets', 'string', None,
+                         'Initial weights .npz file or run directory (default: fresh init).')),
+             settings=(Setting('masks', 'masks', spec.value),
+                       Setting('presets', 'presets', spec.value),
+                       _BINARIZE),
+             inputs=('masks', 'presets'), run_dirs=naming.train_runs, run_names=('train',)),
+    Protocol('lottery', f'{_LOTTERY}:lottery', flags=(LEVELS, MASK_CRITERION, BINARIZE),
+             settings=(Setting('levels', 'levels', spec.value), _CRITERION, _BINARIZE),
+             run_dirs=naming.lottery_runs, run_kind=_lottery_kind, run_groups=('level*',),
+             task=_level_task, plan_priority=0),
+    Protocol('one_shot', f'{_LOTTERY}:one_shot', flags=(MASK_CRITERION, PERCENT_REMAINING,
+                                                        BINARIZE),
+             settings=(_CRITERION, _PERCENTS, _BINARIZE), required=('percent_remaining',),
+             run_dirs=naming.one_shot_runs, run_kind=_one_shot_kind,
+             run_groups=('one_shot', 'one_shot_*'), task=_percent_task, plan_priority=1),
+    Protocol('reinit', f'{_CONTROLS}:reinit',
+             flags=(BINARIZE, CONTROL_LEVEL, CONTROL_TRIALS, REINIT_MODE),
+             settings=(_CONTROL_LEVELS, _CONTROL_TRIALS,
+                       Setting('reinit_mode', 'reinit_mode', spec.value), _BINARIZE),
+             required=('control_levels',), inputs=('lottery_masks',),
+             run_dirs=naming.control_runs(naming.reinit_name), run_kind=naming.reinit_name,
+             run_groups=('level*',),
+             task=_control_task),
+    Protocol('random_prune', f'{_CONTROLS}:random_prune',
+             flags=(BINARIZE, CONTROL_LEVEL, CONTROL_TRIALS),
+             settings=(_CONTROL_LEVELS, _CONTROL_TRIALS, _BINARIZE),
+             required=('control_levels',), inputs=('lottery_masks',),
+             run_dirs=naming.control_runs(_random_prune_name), run_groups=('level*',),
+             task=_control_task),
+    Protocol('instability', 'lottery_ticket.protocols.instability:instability',
+             flags=(Flag('level', 'list', ['0'], 'Lottery levels whose masks to analyse (0: '
+                         'the dense network); comma-separated.'),
+                    Flag('masks', 'string', None,
+                         'Also analyse this masks .npz file or run directory.'),
+                    Flag('control', 'enum', 'none',
+                         'random_prune: analyse random masks with the same per-layer counts.',
+                         CONTROLS),
+                    Flag('spawn_iterations', 'list', ['0'],
+                         'Iterations k at which the two copies split; comma-separated.'),
+                    Flag('interpolation_points', 'integer', 30,
+                         'Evenly spaced α values in [0, 1].')),
+             settings=(_CONTROL_LEVELS, Setting('masks', 'masks', spec.value),
+                       Setting('control', 'control', spec.value),
+                       Setting('spawn_iterations', 'spawn_iterations', spec.integers),
+                       Setting('interpolation_points', 'interpolation_points', spec.value)),
+             inputs=('masks', 'pruned_lottery_masks'),
+             extra_splits='lottery_ticket.protocols.instability:extra_splits',
+             run_dirs=naming.instability_runs),
+    Protocol('tfmot_pruning', 'lottery_ticket.protocols.tfmot_pruning:tfmot_pruning',
+             flags=(PERCENT_REMAINING,), settings=(_PERCENTS,), required=('percent_remaining',),
+             checks=_tfmot_checks, distributable=False,
+             trains=lambda network: not network.normalize_inputs,
+             run_dirs=naming.percent_runs(_tfmot_name, 'tfmot'), run_groups=('tfmot_pruning',)),
+    Protocol('supermask', 'lottery_ticket.protocols.supermask:supermask',
+             flags=(Flag('percent_remaining', 'list', ['50', '30', '10'],
+                         'Percent of each layer\'s weights the learned mask keeps, each in '
+                         '(0, 100]; comma-separated; one run per value.'),
+                    Flag('weight_init', 'enum', None,
+                         'The frozen weights, fan scaled by the kept fraction: '
+                         'sign(w)·sqrt(2/fan_in) (edge-popup\'s best; the default), Kaiming '
+                         'normal (the default with --binarize, as biprop), or the network\'s '
+                         'Gaussian Glorot.', WEIGHT_INITS),
+                    BINARIZE),
+             settings=(_PERCENTS, Setting('weight_init', 'weight_init', _supermask_weight_init),
+                       _BINARIZE),
+             required=('percent_remaining',), frozen_weights=True,
+             trains=lambda network: network.supermask_hyperparameters is not None,
+             hyperparameters='supermask_hyperparameters',
+             settings_file=_supermask_settings_file,
+             model_transform='foundations.masked_layers:to_supermask',
+             run_outputs='lottery_ticket.protocols.supermask:run_outputs',
+             run_dirs=naming.percent_runs(naming.supermask_kind, None),
+             run_kind=naming.supermask_kind,
+             run_groups=('edge_popup', 'biprop')),
+    Protocol('sweep', 'lottery_ticket.sweep:run',
+             flags=(LEVELS, MASK_CRITERION, BINARIZE, REINIT_MODE), planner=True),
+)}
+
+# The protocols a runner records runs of (config.experiment's values), in --help's order.
+EXPERIMENTS = tuple(name for name, protocol in REGISTRY.items() if not protocol.planner)
+NO_PROTOCOL = Protocol('', '')  # what an unknown config.experiment requires: nothing
+
+
+def task_config(base, task):
+  """The ExperimentConfig of one sweep task: `base` (the sweep's settings) narrowed to its run
+  (task: {'experiment', 'trial', 'level', 'percent', 'control_trial'})."""
+  protocol = get(task['experiment'])
+  return dataclasses.replace(base, experiment=protocol.name, trial=task['trial'],
+                             **protocol.task(task))
+
+
+def get(name):
+  """The Protocol called `name`; KeyError for an unknown name."""
+  return REGISTRY[name]
+
+
+def lookup(name):
+  """The Protocol called `name`, or NO_PROTOCOL."""
+  return REGISTRY.get(name, NO_PROTOCOL)
+
+
+def run_group(name):
+  """What the trial{N}/ child `name` is: 'runs' (holds run directories), 'run' (is one, or
+  its partial directory), or None."""
+  for protocol in REGISTRY.values():
+    if any(fnmatch.fnmatchcase(name, pattern) for pattern in protocol.run_groups):
+      return 'runs'
+    if name in protocol.run_names or name in [f'.{n}.partial' for n in protocol.run_names]:
+      return 'run'
+  return None

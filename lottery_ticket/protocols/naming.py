@@ -1,0 +1,115 @@
+"""The one naming rule of every protocol's run directories and labels.
+
+The protocols write, the sweep plans and the analysis loader reads runs by these functions.
+A rule takes `get(key, default)` over a config's attributes (of_config) or a summary's keys.
+Nothing here imports TensorFlow.
+"""
+
+import hashlib
+import os
+
+from foundations import paths
+from lottery_ticket.protocols.spec import Run
+
+DENSE = 'lottery'  # the run directory of a trial's dense network: level0/lottery/
+
+
+def criterion_kind(name, get):
+  """'lottery', 'one_shot' as named for --mask_criterion: magnitude keeps the plain name,
+  another criterion is appended ('lottery_movement')."""
+  criterion = get('mask_criterion', 'magnitude')
+  return name if criterion == 'magnitude' else f'{name}_{criterion}'
+
+
+def reinit_name(get):
+  """'reinit', or 'reinit_{mode}' for another --reinit_mode than glorot."""
+  mode = get('reinit_mode', None)
+  return f'reinit_{mode}' if mode and mode != 'glorot' else 'reinit'
+
+
+def supermask_kind(get):
+  """'biprop' (binary weights) or 'edge_popup': the kind and directory of a supermask run."""
+  return get('kind', None) or ('biprop' if get('binarize', False) else 'edge_popup')
+
+
+def level_label(trial, level, name):
+  return f'trial{trial} level{level} {name}'
+
+
+def of_config(config):
+  """get(key, default) over a config's attributes, for the naming rules."""
+  return lambda key, default: getattr(config, key, default)
+
+
+def ticket_dir(output_dir, trial, level):
+  """level{L}/lottery/: the magnitude ticket of a level (level 0: the dense network), whose
+  masks the controls and instability read."""
+  return paths.run_dir(output_dir, trial, level, DENSE)
+
+
+def dense_run(config):
+  return Run(ticket_dir(config.output_dir, config.trial, 0), level_label(config.trial, 0, DENSE))
+
+
+def lottery_runs(config):
+  kind = criterion_kind('lottery', of_config(config))
+  return [dense_run(config)] + [
+      Run(paths.run_dir(config.output_dir, config.trial, level, kind),
+          level_label(config.trial, level, kind)) for level in range(1, config.levels + 1)]
+
+
+def one_shot_runs(config):
+  kind = criterion_kind('one_shot', of_config(config))
+  return [dense_run(config)] + [
+      Run(paths.remaining_dir(config.output_dir, config.trial, kind, percent),
+          f'trial{config.trial} {kind.replace("_", "-", 1)} {percent:g}%')
+      for percent in config.percent_remaining]
+
+
+def control_runs(name):
+  """The naming rule of a control called `name(get)`: level{L}/{name}[_control{k}]."""
+  def runs(config):
+    base = name(of_config(config))
+    return [Run(paths.run_dir(config.output_dir, config.trial, level,
+                              paths.control_name(base, k)),
+                level_label(config.trial, level, paths.control_name(base, k)))
+            for k in config.control_trials for level in config.control_levels]
+  return runs
+
+
+def train_runs(config):
+  return [Run(os.path.join(paths.trial_dir(config.output_dir, config.trial), 'train'),
+              f'trial{config.trial} train')]
+
+
+def percent_runs(kind, label):
+  """The naming rule of runs pruned to each --percent_remaining: {kind}/remaining{P}/."""
+  def runs(config):
+    name = kind(of_config(config))
+    return [Run(paths.remaining_dir(config.output_dir, config.trial, name, percent),
+                f'trial{config.trial} {label or name} {percent:g}%')
+            for percent in config.percent_remaining]
+  return runs
+
+
+def instability_mask_name(level=None, masks_path=None, control='none'):
+  """The directory of one mask set: level{L}, or masks_{hash of the --masks file}; with
+  --control=random_prune suffixed _random_prune."""
+  name = (f'level{level}' if masks_path is None
+          else 'masks_' + hashlib.sha1(masks_path.encode()).hexdigest()[:8])
+  return f'{name}_random_prune' if control == 'random_prune' else name
+
+
+def instability_runs(config):
+  # pylint: disable=g-import-not-at-top  (preflight asks this catalog for input files)
+  from lottery_ticket import preflight
+  names = [instability_mask_name(level=level, control=config.control)
+           for level in config.control_levels]
+  if config.masks:
+    path = os.path.abspath(preflight.run_file(config.masks, paths.MASKS, 'masks'))
+    names.append(instability_mask_name(masks_path=path, control=config.control))
+  return [Run(paths.instability_dir(config.output_dir, config.trial, name, k),
+              f'trial{config.trial} {name} k={k}')
+          for name in names for k in config.spawn_iterations]
+
+

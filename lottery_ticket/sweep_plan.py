@@ -1,0 +1,53 @@
+"""The sweep's plan: every run of the paper's protocol as a Task, with the runs it needs.
+
+Run directories and labels are the protocols' own (their catalog naming rules). Nothing here
+imports TensorFlow.
+"""
+
+import dataclasses
+
+from lottery_ticket.protocols import catalog
+
+
+@dataclasses.dataclass
+class Task:
+  """One run: where it is recorded, the runs it needs, and what the worker is told."""
+  id: int
+  run_dir: str
+  needs: tuple
+  spec: dict  # experiment, trial, level, percent, control_trial
+  label: str
+
+  @property
+  def priority(self):
+    """Lottery levels first (the critical path), then one-shot runs, then controls (each
+    protocol's catalog plan_priority)."""
+    return (catalog.get(self.spec['experiment']).plan_priority, self.spec.get('level') or 0,
+            self.spec['trial'], self.id)
+
+
+def plan(config, trials, one_shot, reinit_trials, random_prune_trials, control_levels):
+  """Every run of the protocol as Tasks, in priority order.
+
+  Each task's run directory and label are the ones its protocol's catalog naming rule gives
+  for the task's config (the last run that config writes): the sweep names no run itself.
+  """
+  tasks = []
+
+  def add(needs, **spec):
+    run = catalog.get(spec['experiment']).run_dirs(catalog.task_config(config, spec))[-1]
+    tasks.append(Task(len(tasks), run.run_dir, tuple(needs), spec, run.label))
+    return run.run_dir
+
+  for trial in trials:
+    ticket = {}
+    for level in range(config.levels + 1):
+      ticket[level] = add([ticket[level - 1]] if level else [], experiment='lottery',
+                          trial=trial, level=level)
+    for level in control_levels:
+      for kind, count in (('reinit', reinit_trials), ('random_prune', random_prune_trials)):
+        for k in range(1, count + 1):
+          add([ticket[level]], experiment=kind, trial=trial, level=level, control_trial=k)
+    for percent in one_shot:
+      add([ticket[0]], experiment='one_shot', trial=trial, percent=percent)
+  return sorted(tasks, key=lambda task: task.priority)
