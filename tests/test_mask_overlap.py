@@ -81,7 +81,8 @@ def test_outputs_and_the_report_section(tmp_path):
   assert any(line.startswith('- Across trials, winning ticket') for line in lines)
   assert any('every level keeps a subset' in line for line in lines)
   reported = report.write_report(experiment, str(tmp_path / 'report'))
-  assert masks.CSV in reported and masks.figure_name('trials') in reported
+  assert sorted(reported) == sorted(report.OUTPUT_FILES)  # the report's files stay its own
   with open(reported['report.md']) as f:
     text = f.read()
-  assert '## What the masks share' in text and 'figure_mask_overlap_kinds.png' in text
+  assert '## What the masks share' in text and lines[4] in text  # the same lines
+  assert f'python -m lottery_ticket.analysis.masks --experiment_dir={experiment}' in text

@@ -4,8 +4,8 @@
 
 writes mask_overlap.csv (every pair of masks compared, per layer and overall: IoU, normalised
 Hamming distance and the IoU of chance; analysis.mask_overlap), a heatmap per comparison found
-(figure_mask_overlap_{trials,levels,kinds}.png) and mask_overlap.md, the section the report
-includes. No TensorFlow; masks are read lazily.
+(figure_mask_overlap_{trials,levels,kinds}.png) and mask_overlap.md, whose section the report
+includes too. No TensorFlow; masks are read lazily.
 """
 
 import os
@@ -107,14 +107,17 @@ def draw(table, output_dir, title):
   return {figure_name(comparison): path for comparison, path in drawn.items()}
 
 
-def section(table):
-  """The report's lines on the masks (none if no pair was compared)."""
+def section(table, experiment_dir=None):
+  """The lines on the masks (none if no pair was compared); with `experiment_dir` (the report),
+  they end with the command that writes the per-layer table and heatmaps."""
   if table.empty:
     return []
+  where = (f'`python -m lottery_ticket.analysis.masks --experiment_dir={experiment_dir} '
+           '--output_dir=DIR` writes them per layer, with heatmaps' if experiment_dir else
+           f'Per layer in `{CSV}`')
   lines = ['## What the masks share', '',
            'IoU = shared kept weights / weights kept in either mask (1: the same mask); chance: '
-           'the IoU of two random masks of the same densities. Per layer in `mask_overlap.csv`.',
-           '']
+           f'the IoU of two random masks of the same densities. {where}.', '']
   trials = _overall(table, 'trials')
   for kind, rows in trials.groupby('kind_a', sort=False):
     means = rows.groupby(rows['percent_remaining_a'].round(summary_lib.PERCENT_DECIMALS))[
@@ -139,12 +142,6 @@ def section(table):
     lines.append(f'- {summary_lib.kind_label(kind_a)} vs {summary_lib.kind_label(kind_b)}: '
                  f'{values}.')
   return lines + ['']
-
-
-def figure_captions(drawn):
-  """[(file name, caption)] of the drawn heatmaps, for the report's figure list."""
-  return [(figure_name(c), CAPTIONS[c]) for c in mask_overlap.COMPARISONS
-          if figure_name(c) in drawn]
 
 
 def analyse(experiment_dir, df=None):

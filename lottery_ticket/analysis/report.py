@@ -6,9 +6,8 @@ writes runs.csv (one row per run), summary.csv (per kind and percent remaining, 
 figure1.png, figure3.png, figure4.png, report.md, for networks reported at fixed iterations
 (ResNet, VGG) figure_iterations.png, where several mask criteria were run figure_criteria.png,
 where masks were learned (edge-popup, biprop) figure_learned_masks.png, and where instability
-analyses were run instability.csv, figure_instability_path.png and figure_instability.png, and
-where masks can be compared mask_overlap.csv and figure_mask_overlap_*.png (analysis.masks) into
-OUT, each file atomically. Runs in
+analyses were run instability.csv, figure_instability_path.png and figure_instability.png into
+OUT, each file atomically; where masks can be compared, report.md has analysis.masks' section. Runs in
 progress are skipped and listed in the report. Mistakes (a missing, empty or foreign
 --experiment_dir) end with one `error:` line and exit code 2, before anything is written.
 """
@@ -76,18 +75,11 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
     instability_table = instability.summarize(instability_runs)
     sections += instability.verdict_lines(instability_table, tolerance_points)
     extra_figures += INSTABILITY_FIGURES
-  overlap = masks.analyse(experiment_dir, df)
-  sections += masks.section(overlap)
-  os.makedirs(output_dir, exist_ok=True)
-  drawn = masks.draw(overlap, output_dir, title) if not overlap.empty else {}
-  extra_figures += masks.figure_captions(drawn)
+  sections += masks.section(masks.analyse(experiment_dir, df), experiment_dir)
   text = markdown.report_text(title, experiment_dir, runs, table, coverage.missing_runs(runs),
                               tolerance_points, sections, extra_figures)
   written = {name: os.path.join(output_dir, name) for name in OUTPUT_FILES}
-  written.update(drawn)
-  if not overlap.empty:
-    written[masks.CSV] = os.path.join(output_dir, masks.CSV)
-    save_restore.save_csv(written[masks.CSV], overlap)
+  os.makedirs(output_dir, exist_ok=True)
   if not instability_runs.empty:
     written.update({name: os.path.join(output_dir, name)
                     for name in ('instability.csv',) + tuple(n for n, _ in INSTABILITY_FIGURES)})
