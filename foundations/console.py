@@ -32,8 +32,6 @@ _NOTICE = re.compile(
     r'|To enable the following instructions: .* rebuild TensorFlow'
     r'|INFO: Created TensorFlow Lite XNNPACK delegate for CPU)')
 _QUIET = {'quiet': None}  # decided once per process, from the command line and environment
-
-
 _QUIET_ENV = 'LOTTERY_TICKET_QUIET'  # set by a quiet process for the ones it starts (sweep workers)
 
 
@@ -46,7 +44,7 @@ def verbose_requested(argv=None):
 
 
 def quiet_logs(argv=None):
-  """Sets TensorFlow's C++ and absl's Python log levels to warnings-and-up off, unless asked.
+  """Turns TensorFlow's C++ INFO and WARNING lines off (errors stay), unless asked for them.
 
   Must run before TensorFlow is imported. Returns whether logs are quiet.
   """
