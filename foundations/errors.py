@@ -24,6 +24,15 @@ def _expected(flag):
   return flag.parser.syntactic_help or None
 
 
+def check_command_line(argv, required=(), flag_values=flags.FLAGS):
+  """Exits with one 'error:' line on positional arguments or an unset --flag of `required`."""
+  if len(argv) > 1:
+    exit_with_error(f'unexpected arguments {argv[1:]}; every setting is a --flag')
+  for name in required:
+    if not flag_values[name].value:
+      exit_with_error(f'--{name}: required')
+
+
 def flag_error_message(error, flag_values=flags.FLAGS):
   """The one-line message for an exception raised while absl parsed the command line."""
   if isinstance(error, flags.UnrecognizedFlagError):

@@ -67,11 +67,7 @@ def comparison_figure(table, path, title):
 
 
 def main(argv):
-  if len(argv) > 1:
-    errors.exit_with_error(f'unexpected arguments {argv[1:]}; every setting is a --flag')
-  for name in ('experiment_dirs', 'output_dir'):
-    if not FLAGS[name].value:
-      errors.exit_with_error(f'--{name}: required')
+  errors.check_command_line(argv, ('experiment_dirs', 'output_dir'))
   labels = FLAGS.labels or FLAGS.experiment_dirs
   try:
     table = comparison_table(FLAGS.experiment_dirs, labels)

@@ -120,12 +120,8 @@ def section(table, experiment_dir=None):
            f'the IoU of two random masks of the same densities. {where}.', '']
   trials = _overall(table, 'trials')
   for kind, rows in trials.groupby('kind_a', sort=False):
-    means = rows.groupby(rows['percent_remaining_a'].round(summary_lib.PERCENT_DECIMALS))[
-        ['iou', 'chance_iou']].mean()
-    values = ', '.join(f'{p:g}% {r.iou:.2f} ({r.chance_iou:.2f})'
-                       for p, r in means.sort_index(ascending=False).iterrows())
     lines.append(f'- Across trials, {summary_lib.kind_label(kind)} (chance in brackets): '
-                 f'{values}.')
+                 f'{_by_percent(rows)}.')
   levels = _overall(table, 'levels')
   for kind, rows in levels.groupby('kind_a', sort=False):
     nested = bool(np.all(rows['intersection'] == np.rint(rows['density_b'] * rows['positions'])))
@@ -135,13 +131,17 @@ def section(table, experiment_dir=None):
                     'the fraction it keeps.' if nested else '.'))
   kinds = _overall(table, 'kinds')
   for (kind_a, kind_b), rows in kinds.groupby(['kind_a', 'kind_b'], sort=False):
-    means = rows.groupby(rows['percent_remaining_a'].round(summary_lib.PERCENT_DECIMALS))[
-        ['iou', 'chance_iou']].mean()
-    values = ', '.join(f'{p:g}% {r.iou:.2f} ({r.chance_iou:.2f})'
-                       for p, r in means.sort_index(ascending=False).iterrows())
     lines.append(f'- {summary_lib.kind_label(kind_a)} vs {summary_lib.kind_label(kind_b)}: '
-                 f'{values}.')
+                 f'{_by_percent(rows)}.')
   return lines + ['']
+
+
+def _by_percent(rows):
+  """'51.3% 0.35 (0.35), 21.1% ...': mean IoU (chance) per percent remaining, largest first."""
+  means = rows.groupby(rows['percent_remaining_a'].round(summary_lib.PERCENT_DECIMALS))[
+      ['iou', 'chance_iou']].mean()
+  return ', '.join(f'{p:g}% {r.iou:.2f} ({r.chance_iou:.2f})'
+                   for p, r in means.sort_index(ascending=False).iterrows())
 
 
 def analyse(experiment_dir, df=None):
@@ -164,11 +164,7 @@ def write(experiment_dir, output_dir, df=None):
 
 
 def main(argv):
-  if len(argv) > 1:
-    errors.exit_with_error(f'unexpected arguments {argv[1:]}; every setting is a --flag')
-  for name in ('experiment_dir', 'output_dir'):
-    if not FLAGS[name].value:
-      errors.exit_with_error(f'--{name}: required')
+  errors.check_command_line(argv, ('experiment_dir', 'output_dir'))
   try:
     df = load.load_experiment(FLAGS.experiment_dir)
     if mask_overlap.mask_runs(df, FLAGS.experiment_dir).empty:
