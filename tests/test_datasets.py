@@ -85,7 +85,7 @@ def test_unreachable_download_fails_fast_naming_dataset_path(tmp_path, monkeypat
               f'tensorflow-datasets with internet (downloads mnist into {tmp_path})'):
     assert way in message
   assert 'apt-get install dataset-fashion-mnist (found in /usr/share/datasets/fashion-mnist)' in (
-      datasets.ways_to_get('fashion_mnist', datasets.get('fashion_mnist')))
+      datasets.ways_to_get('fashion_mnist'))
 
 
 def test_tensorflow_datasets_path_with_mock_data(tmp_path, monkeypatch):

@@ -97,12 +97,13 @@ def _load_splits(name, spec, dataset_path):
     splits = tfds_source.load(spec.tfds_name, spec.download_url)  # downloads if not prepared
   except tfds_source.DownloadImpossible as e:
     raise errors.UserInputError(f'--dataset={name}: not found here and {e}; '
-                                + ways_to_get(name, spec)) from None
+                                + ways_to_get(name)) from None
   return splits, f'tensorflow_datasets:{spec.tfds_name}'
 
 
-def ways_to_get(name, spec):
+def ways_to_get(name):
   """Every way to get dataset `name`, in one sentence."""
+  spec = get(name)
   ways = [f'--dataset={BUNDLED} (a sample of Fashion-MNIST that ships with the package)',
           f'--dataset_path=DIR with {spec.expected_files}']
   if spec.debian_package:
