@@ -186,8 +186,7 @@ def summary_line(path):
 
 
 def main(argv):
-  if len(argv) > 1:
-    errors.exit_with_error(f'unexpected arguments {argv[1:]}; every setting is a --flag')
+  errors.check_command_line(argv)
   with interrupts.handled():
     try:
       if FLAGS.latency_runs < 1:

@@ -50,7 +50,7 @@ def verdict(summary, dense_summary, tolerance_points=verdicts.DEFAULT_TOLERANCE_
   words = (f'matches the dense network (within {tolerance_points:g} points)'
            if verdicts.matches(difference, tolerance_points) else
            f'falls {-difference:.2f} points short of the dense network')
-  change = (iteration - dense_iteration) / max(dense_iteration, 1) * 100
+  change = verdicts.early_stop_change_percent(iteration, dense_iteration)
   pace = (f'stops {-change:.0f}% earlier' if change < 0 else
           'stops at the same iteration' if change == 0 else f'stops {change:.0f}% later')
   return (f'the {summary["percent_remaining"]:.1f}% ticket {words}: test accuracy at early '

@@ -52,7 +52,7 @@ def help_groups(own, shared):
           ('network, data and output', list(DATA_AND_OUTPUT_FLAGS))]
 
 
-def _defined(define):
+def flags_defined_by(define):
   """The names of the flags `define()` adds to FLAGS, in the order absl keeps them."""
   before = set(FLAGS)
   define()
@@ -60,11 +60,11 @@ def _defined(define):
 
 
 def _define_shared_flags(networks, default_dataset):
-  return _defined(lambda: flag_definitions.define_shared(networks, default_dataset))
+  return flags_defined_by(lambda: flag_definitions.define_shared(networks, default_dataset))
 
 
 def _define_protocol_flags(experiment):
-  return _defined(lambda: flag_definitions.define_protocol(experiment))
+  return flags_defined_by(lambda: flag_definitions.define_protocol(experiment))
 
 
 _numbers = spec_lib.parse_numbers

@@ -68,7 +68,7 @@ default_workers = sweep_scheduler.default_workers
 def _define_flags():
   """Defines the sweep's flags; returns --help's groups (runner.define_flags)."""
   groups = runner.define_flags('sweep', all_networks(), None)
-  own = runner._defined(_define_sweep_flags)  # pylint: disable=protected-access
+  own = runner.flags_defined_by(_define_sweep_flags)
   return [(groups[0][0], groups[0][1] + own)] + groups[1:]
 
 

@@ -50,9 +50,14 @@ def dense_comparison(table, tolerance_points=DEFAULT_TOLERANCE_POINTS):
       'percent_remaining': tickets['percent_remaining'], 'level': tickets['level'],
       'trials': tickets['trials'], 'early_stop_iteration': iteration,
       'accuracy_percent': accuracy, 'accuracy_difference_points': difference,
-      'early_stop_change_percent': (iteration - dense_iteration) / dense_iteration * 100,
+      'early_stop_change_percent': early_stop_change_percent(iteration, dense_iteration),
       'matches': matches(difference, tolerance_points),
   }).sort_values('percent_remaining', ascending=False).reset_index(drop=True)
+
+
+def early_stop_change_percent(iteration, dense_iteration):
+  """How much later (positive) or earlier (negative) than the dense network a run stops, in %."""
+  return (iteration - dense_iteration) / dense_iteration * 100
 
 
 def matches(difference_points, tolerance_points=DEFAULT_TOLERANCE_POINTS):

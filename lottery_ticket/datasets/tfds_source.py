@@ -26,7 +26,7 @@ class DownloadImpossible(errors.UserInputError):
   """tensorflow-datasets has no prepared copy and could not download one; says why."""
 
 
-def is_prepared(tfds_name, data_dir=None):
+def may_be_prepared(tfds_name, data_dir=None):
   """Whether `data_dir` may hold a prepared copy (checked without importing tfds, which warns
   about a data directory that does not exist)."""
   return os.path.isdir(os.path.join(data_dir or default_data_dir(), tfds_name))
@@ -53,13 +53,15 @@ def load(tfds_name, download_url, data_dir=None):
   Uses a prepared copy in `data_dir` (default: $TFDS_DATA_DIR or ~/tensorflow_datasets) and
   downloads only when there is none.
   """
-  if not is_prepared(tfds_name, data_dir):
+  checked = not may_be_prepared(tfds_name, data_dir)
+  if checked:  # before tfds is imported: no copy, so a download is the only way
     check_download_possible(tfds_name, download_url)
   console.import_tensorflow()
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  (slow import)
   builder = tfds.builder(tfds_name, data_dir=data_dir or default_data_dir())
   if not builder.is_prepared():
-    check_download_possible(tfds_name, download_url)
+    if not checked:
+      check_download_possible(tfds_name, download_url)
     builder.download_and_prepare()
   splits = {}
   for split in ('train', 'test'):
