@@ -130,7 +130,7 @@ def rss_over_levels(levels, iterations, sizes):
   with tempfile.TemporaryDirectory() as directory:
     synthetic.make_idx_dataset(os.path.join(directory, 'data'), sizes[0] + sizes[1], sizes[2])
     config = config_lib.ExperimentConfig(
-        experiment='lottery', network='lenet300_100', dataset='mnist',
+        protocol='lottery', network='lenet300_100', dataset='mnist',
         dataset_path=os.path.join(directory, 'data'), output_dir=os.path.join(directory, 'out'),
         training_iterations=iterations, batch_size=60, learning_rate=1.2e-3,
         validation_size=sizes[1], levels=0, progress_seconds=1e9)

@@ -18,7 +18,7 @@ from lottery_ticket.protocols import catalog
 OPTIMIZERS = ('adam', 'sgd')  # foundations.optimizers (kept here: checking needs no TensorFlow)
 LR_SCHEDULES = ('step', 'cosine')  # foundations.optimizers.LR_SCHEDULES
 PRUNING = ('layerwise', 'global')
-EXPERIMENTS = catalog.EXPERIMENTS  # the protocols (lottery_ticket.protocols.catalog)
+PROTOCOL_NAMES = catalog.PROTOCOL_NAMES  # lottery_ticket.protocols.catalog
 CONTROLS = catalog.CONTROLS
 REINIT_MODES = catalog.REINIT_MODES
 WEIGHT_INITS = catalog.WEIGHT_INITS
@@ -33,7 +33,7 @@ SEED_PURPOSES = ('init', 'data_order', 'validation_split', 'dropout', 'reinit', 
 class ExperimentConfig(network_lib.Hyperparameters):
   """Settings of one experiment: the training settings (network_lib.Hyperparameters, already
   resolved from the network's defaults and the flags) and everything else a runner takes."""
-  experiment: str
+  protocol: str  # the catalog name: lottery, one_shot, reinit, ...
   network: str
   dataset: str
   output_dir: str
@@ -44,7 +44,8 @@ class ExperimentConfig(network_lib.Hyperparameters):
   seed: int = 0
   levels: int = 0  # lottery: prune rounds after the dense level 0
   percent_remaining: Tuple[float, ...] = ()  # one_shot, tfmot_pruning, supermask targets
-  control_levels: Tuple[int, ...] = ()  # reinit / random_prune: lottery levels to control
+  ticket_levels: Tuple[int, ...] = ()  # --level: the lottery levels whose tickets reinit and
+  # random_prune control and instability analyses
   # reinit / random_prune: which controls per ticket to train (numbered from 1; --control_trials=K
   # gives 1..K). Control k > 1 has its own seeds and directory (see protocols.naming.control_runs).
   control_trials: Tuple[int, ...] = (1,)
@@ -77,15 +78,15 @@ class ExperimentConfig(network_lib.Hyperparameters):
     return int(state.generate_state(1)[0] & 0x7FFFFFFF)
 
   @property
-  def protocol(self):
-    """The catalog entry of `experiment` (catalog.NO_PROTOCOL for an unknown name)."""
-    return catalog.lookup(self.experiment)
+  def protocol_spec(self):
+    """The catalog entry of `protocol` (catalog.NO_PROTOCOL for an unknown name)."""
+    return catalog.lookup(self.protocol)
 
   def validate(self):
     """Raises UserInputError naming the first bad flag."""
-    required = self.protocol.required
+    required = self.protocol_spec.required
     checks = [
-        (self.experiment in EXPERIMENTS, 'experiment', f'one of {EXPERIMENTS}'),
+        (self.protocol in PROTOCOL_NAMES, 'experiment', f'one of {PROTOCOL_NAMES}'),
         (self.training_iterations >= 1, 'training_iterations', 'an integer >= 1'),
         (self.batch_size >= 1, 'batch_size', 'an integer >= 1'),
         (math.isfinite(self.learning_rate) and self.learning_rate > 0, 'learning_rate',
@@ -98,8 +99,8 @@ class ExperimentConfig(network_lib.Hyperparameters):
          'values in (0, 100]'),
         (self.percent_remaining or 'percent_remaining' not in required,
          'percent_remaining', 'at least one value in (0, 100]'),
-        (all(level >= 0 for level in self.control_levels), 'level', 'integers >= 0'),
-        (self.control_levels or 'control_levels' not in required, 'level',
+        (all(level >= 0 for level in self.ticket_levels), 'level', 'integers >= 0'),
+        (self.ticket_levels or 'ticket_levels' not in required, 'level',
          'at least one lottery level'),
         (self.control_trials and all(k >= 1 for k in self.control_trials), 'control_trials',
          'an integer >= 1'),
@@ -115,8 +116,8 @@ class ExperimentConfig(network_lib.Hyperparameters):
         (self.lr_gamma > 0, 'lr_gamma', 'a number > 0'),
         (self.lr_schedule in LR_SCHEDULES, 'lr_schedule', f'one of {LR_SCHEDULES}'),
         (self.weight_init in WEIGHT_INITS, 'weight_init', f'one of {WEIGHT_INITS}'),
-        (not self.rewind_iteration or not self.protocol.frozen_weights, 'rewind_iteration',
-         f'0 with {self.experiment}: its weights are frozen'),
+        (not self.rewind_iteration or not self.protocol_spec.frozen_weights, 'rewind_iteration',
+         f'0 with {self.protocol}: its weights are frozen'),
         (self.warmup_iterations >= 0, 'warmup_iterations', 'an integer >= 0'),
         (self.pruning in PRUNING, 'pruning', f'one of {PRUNING}'),
         (0 <= self.rewind_iteration < self.training_iterations, 'rewind_iteration',
@@ -130,8 +131,8 @@ class ExperimentConfig(network_lib.Hyperparameters):
         (self.interpolation_points >= 2, 'interpolation_points', 'an integer >= 2'),
         (self.control in CONTROLS, 'control', f'one of {CONTROLS}'),
     ]
-    if self.protocol.checks:
-      checks += self.protocol.checks(self)
+    if self.protocol_spec.checks:
+      checks += self.protocol_spec.checks(self)
     checks += self._distribute_checks()
     for ok, flag, expected in checks:
       if not ok:
@@ -162,7 +163,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
          f'a multiple of --cpu_devices={self.cpu_devices}'),
         (not self.dropout, 'dropout', one_device),
         (not self.mixed_precision, 'mixed_precision', one_device),
-        (self.protocol.distributable, 'distribute', f'none with {self.experiment}'),
+        (self.protocol_spec.distributable, 'distribute', f'none with {self.protocol}'),
     ]
     distribution.check_devices(self.distribute_devices)
     if self.distribute == 'multi_worker':
@@ -170,7 +171,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
     return checks
 
 
-_FIELD_OF_FLAG = {'level': 'control_levels', 'control_trials': 'control_trials'}
+_FIELD_OF_FLAG = {'level': 'ticket_levels', 'experiment': 'protocol'}
 
 
 def _flag_text(value):
@@ -228,7 +229,7 @@ SHARED_SETTINGS = ('network', 'dataset', 'seed', 'validation_size')
 def settings_file(config):
   """(file name, the settings it records) of `config`'s protocol: experiment.json, or the
   protocol's own file (supermask: edge_popup.json / biprop.json)."""
-  own_file = config.protocol.settings_file
+  own_file = config.protocol_spec.settings_file
   if own_file:
     return own_file(config), SUPERMASK_SETTINGS
   return SETTINGS_FILE, RESULT_SETTINGS
@@ -264,7 +265,7 @@ def check_settings(config):
     UserInputError listing every flag whose value differs from the recorded one.
   """
   _check_recorded(config, *settings_file(config))
-  if config.protocol.settings_file:
+  if config.protocol_spec.settings_file:
     _check_recorded(config, SETTINGS_FILE, SHARED_SETTINGS)
 
 

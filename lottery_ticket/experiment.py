@@ -82,8 +82,8 @@ class Experiment(recorded_runs.RecordedRuns, pruning_policy.PruningPolicy):
     with distribution.scope(self.strategy):
       model = spec.build(self.dataset.input_shape, self.dataset.num_classes, dropout_rate,
                          **extra)
-      if config.protocol.model_transform:  # e.g. supermask: frozen weights, trainable scores
-        model = spec_lib.resolve(config.protocol.model_transform)(model)
+      if config.protocol_spec.model_transform:  # e.g. supermask: frozen weights, trainable scores
+        model = spec_lib.resolve(config.protocol_spec.model_transform)(model)
     if self.strategy is not None:  # batch statistics of the global batch, as on one device
       distribution.synchronize_batch_norm(model)
     masked_layers.set_binarize(model, config.binarize)  # before the trainer traces it
@@ -106,9 +106,9 @@ class Experiment(recorded_runs.RecordedRuns, pruning_policy.PruningPolicy):
                                        config.lr_schedule, config.training_iterations),
           weight_decay=config.weight_decay,
           augment_seed=config.seed_for('augment') if config.augment else None,
-          extra_splits=self._extra_splits(config.protocol.extra_splits),
+          extra_splits=self._extra_splits(config.protocol_spec.extra_splits),
           strategy=self.strategy)
-      self._extra_splits_hook = config.protocol.extra_splits
+      self._extra_splits_hook = config.protocol_spec.extra_splits
       if self._reseed:
         self._retarget_trainer()
     return self._trainer

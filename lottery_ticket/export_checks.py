@@ -109,7 +109,7 @@ def load_dataset(run, dataset_path=None):
   if dataset_path is None and source and os.path.isdir(source):
     dataset_path = source
   config = config_lib.ExperimentConfig(
-      experiment='train', network=run.spec.name, dataset=run.summary.get('dataset', ''),
+      protocol='train', network=run.spec.name, dataset=run.summary.get('dataset', ''),
       output_dir=run.experiment_dir, training_iterations=1, batch_size=1, learning_rate=1.0,
       trial=int(run.summary.get('trial', 1)), seed=int(run.settings.get('seed', 0)))
   return datasets.load(config.dataset, dataset_path,

@@ -42,8 +42,8 @@ def input_files(config):
   files = [run_file(config.masks, paths.MASKS, 'masks')] if config.masks else []
   if config.presets:
     files.append(run_file(config.presets, paths.INITIAL_WEIGHTS, 'presets'))
-  dense_level_zero = 'pruned_lottery_masks' in config.protocol.inputs
-  return files + [control_masks_path(config, level) for level in config.control_levels
+  dense_level_zero = 'pruned_lottery_masks' in config.protocol_spec.inputs
+  return files + [control_masks_path(config, level) for level in config.ticket_levels
                   if level > 0 or not dense_level_zero]
 
 

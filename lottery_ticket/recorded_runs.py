@@ -31,8 +31,8 @@ class RecordedRuns:
     weights (result.final_weights, which pruning ranks). A supermask run: masks.npz is the
     learned mask, final.npz the effective kernels, scores.npz the scores.
     """
-    if self.config.protocol.run_outputs:
-      return spec_lib.resolve(self.config.protocol.run_outputs)(self, result, masks)
+    if self.config.protocol_spec.run_outputs:
+      return spec_lib.resolve(self.config.protocol_spec.run_outputs)(self, result, masks)
     if not self.config.binarize:
       return masks, {}
     effective = dict(result.final_weights, **masked_layers.effective_kernels(self.model))
@@ -83,11 +83,12 @@ class RecordedRuns:
     k = self.config.rewind_iteration
     return self.dense_weights_at(original, k), k
 
-  def run_details(self, start_iteration=0, **details):
-    """`details` plus the settings every run's summary.json records."""
+  def run_details(self, *, protocol, start_iteration=0, **details):
+    """`details` plus the settings every run's summary.json records (the protocol under its
+    on-disk key, 'experiment')."""
     config = self.config
     return dict(
-        details, network=self.spec.name, dataset=config.dataset,
+        dict(experiment=protocol, **details), network=self.spec.name, dataset=config.dataset,
         dataset_source=self.dataset.source, trial=config.trial, seed=config.seed,
         training_iterations=config.training_iterations, batch_size=config.batch_size,
         learning_rate=config.learning_rate, eval_interval=config.eval_interval,
@@ -101,8 +102,9 @@ class RecordedRuns:
         report_iterations=list(config.report_iterations))
 
   @interrupts.deferred()
-  def train(self, final_dir, masks, initial_weights, label, start_iteration=0, capture=None,
-            batch_order=None, augment_seed=None, **details):
+  def train_recorded_run(self, final_dir, masks, initial_weights, label, *, protocol,
+                         start_iteration=0, capture=None, batch_order=None,
+                         augment_seed=None, **details):
     """Trains one run from `initial_weights` under `masks`, records it in `final_dir`.
 
     The run is claimed first (locking.RunClaim: raises locking.RunClaimed if a live process is
@@ -111,8 +113,8 @@ class RecordedRuns:
     recorded (summary status 'diverged', no final weights) and raises TrainingDivergedError.
     A stop request (Ctrl-C, SIGTERM) saves a checkpoint after the current chunk of iterations,
     or lets a finished run be recorded, and raises interrupts.Interrupted saying where.
-    `start_iteration`, `capture` and `augment_seed` are Trainer.train's; `batch_order`
-    defaults to the trial's.
+    `protocol` is the catalog name summary.json records (as 'experiment'); `start_iteration`,
+    `capture` and `augment_seed` are Trainer.train's; `batch_order` defaults to the trial's.
 
     Returns:
       (summary dict, TrainingResult).
@@ -122,7 +124,8 @@ class RecordedRuns:
       if paths.is_complete(final_dir):  # finished by another process meanwhile
         return recorded_run(final_dir)
       return self._train_claimed(final_dir, masks, initial_weights, label, start_iteration,
-                                 capture, batch_order, augment_seed, details)
+                                 capture, batch_order, augment_seed,
+                                 dict(protocol=protocol, **details))
     finally:
       claim.release()
 
@@ -147,7 +150,7 @@ class RecordedRuns:
       tensorboard(row, elapsed_seconds)
       report(row, elapsed_seconds)
 
-    details = self.run_details(start_iteration, **details)
+    details = self.run_details(start_iteration=start_iteration, **details)
     try:
       result = self.trainer.train(
           initial_weights, masks, config.training_iterations,

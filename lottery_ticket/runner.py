@@ -1,6 +1,6 @@
 """The absl flags every runner shares, and the entry point that turns them into an experiment.
 
-A runner module is three lines: it calls `run(experiment, networks, default_dataset)`. Flags
+A runner module is three lines: it calls `run(protocol_name, networks, default_dataset)`. Flags
 whose default is the paper's value for --network show "None" as their default in --helpfull;
 the value used is printed when the run starts.
 
@@ -34,14 +34,14 @@ DATA_AND_OUTPUT_FLAGS = ('network', 'dataset', 'dataset_path', 'validation_size'
                          'trial', 'trials', 'seed', 'progress_seconds', 'checkpoint_interval')
 
 
-def define_flags(experiment, networks, default_dataset):
-  """Defines the flags of `experiment` (one of config.EXPERIMENTS).
+def define_flags(protocol_name, networks, default_dataset):
+  """Defines the flags of `protocol_name` (one of config.PROTOCOL_NAMES).
 
   Returns:
     --help's groups: [(title, flag names)], the protocol's own flags first.
   """
   shared = _define_shared_flags(networks, default_dataset)
-  own = [name for name in _define_protocol_flags(experiment) if name not in shared]
+  own = [name for name in _define_protocol_flags(protocol_name) if name not in shared]
   return help_groups(own, shared)
 
 
@@ -63,8 +63,8 @@ def _define_shared_flags(networks, default_dataset):
   return flags_defined_by(lambda: flag_definitions.define_shared(networks, default_dataset))
 
 
-def _define_protocol_flags(experiment):
-  return flags_defined_by(lambda: flag_definitions.define_protocol(experiment))
+def _define_protocol_flags(protocol_name):
+  return flags_defined_by(lambda: flag_definitions.define_protocol(protocol_name))
 
 
 _numbers = spec_lib.parse_numbers
@@ -109,12 +109,12 @@ def _or_default(value, default):
   return default if value is None else value
 
 
-def config_from_flags(experiment, networks):
+def config_from_flags(protocol_name, networks):
   """An ExperimentConfig from the parsed flags, defaults filled in from --network."""
   spec = networks[FLAGS.network]
   if not FLAGS.output_dir:
     raise errors.UserInputError('--output_dir: required (where to write the experiment)')
-  protocol = catalog.get(experiment)
+  protocol = catalog.get(protocol_name)
   if protocol.hyperparameters:  # its defaults come from the network: check it first
     _check_network(protocol, spec)
   defaults = _default_hyperparameters(spec, protocol)
@@ -136,7 +136,7 @@ def config_from_flags(experiment, networks):
         {i for i in hyperparameters['report_iterations'] if i < iterations} |
         ({iterations} if hyperparameters['report_iterations'] else set())))
   return config_lib.ExperimentConfig(
-      experiment=experiment, network=spec.name, dataset=FLAGS.dataset,
+      protocol=protocol_name, network=spec.name, dataset=FLAGS.dataset,
       dataset_path=FLAGS.dataset_path,
       output_dir=distribution.worker_output_dir(FLAGS.output_dir, FLAGS.distribute),
       dropout=FLAGS.dropout, validation_size=_validation_size(),
@@ -192,13 +192,13 @@ def trial_configs(config, trials):
   return configs
 
 
-def _run(experiment, configs, spec, dataset):
+def _run(protocol_name, configs, spec, dataset):
   """Builds the Experiment (this imports TensorFlow) and runs its protocol for each config
   (trial) in turn, reusing the network and compiled trainer."""
   # pylint: disable=g-import-not-at-top  (TensorFlow: only once the checks have passed)
   console.import_tensorflow()
   from lottery_ticket import experiment as experiment_lib
-  protocol = spec_lib.resolve(catalog.get(experiment).entry_point)
+  protocol = spec_lib.resolve(catalog.get(protocol_name).entry_point)
   built = experiment_lib.Experiment(configs[0], spec, dataset)
   try:
     for index, config in enumerate(configs):
@@ -209,9 +209,9 @@ def _run(experiment, configs, spec, dataset):
     built.close()
 
 
-def run(experiment, networks, default_dataset):
-  """Defines the flags, parses them and runs `experiment`; user mistakes exit with one line."""
-  groups = define_flags(experiment, networks, default_dataset)
+def run(protocol_name, networks, default_dataset):
+  """Defines the flags, parses them and runs `protocol_name`; user mistakes exit with one line."""
+  groups = define_flags(protocol_name, networks, default_dataset)
 
   def main(argv):
     if len(argv) > 1:
@@ -219,13 +219,13 @@ def run(experiment, networks, default_dataset):
           f'unexpected arguments {argv[1:]}; every setting is a --flag (see --helpfull)')
     with interrupts.handled():
       try:
-        config = config_from_flags(experiment, networks)
+        config = config_from_flags(protocol_name, networks)
         configs = trial_configs(config, trials_from_flags())
         dataset = preflight.load_dataset(config)
-        print(f'{experiment}: network={config.network} dataset={config.dataset} '
+        print(f'{protocol_name}: network={config.network} dataset={config.dataset} '
               f'training_iterations={config.training_iterations} batch_size={config.batch_size} '
               f'learning_rate={config.learning_rate} output_dir={config.output_dir}', flush=True)
-        _run(experiment, configs, networks[config.network], dataset)
+        _run(protocol_name, configs, networks[config.network], dataset)
         print(f'report: python -m lottery_ticket.analysis.report '
               f'--experiment_dir={FLAGS.output_dir} --output_dir={FLAGS.output_dir}/report',
               flush=True)

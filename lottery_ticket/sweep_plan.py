@@ -22,7 +22,7 @@ class Task:
   def priority(self):
     """Lottery levels first (the critical path), then one-shot runs, then controls (each
     protocol's catalog plan_priority)."""
-    return (catalog.get(self.spec['experiment']).plan_priority, self.spec.get('level') or 0,
+    return (catalog.get(self.spec['protocol']).plan_priority, self.spec.get('level') or 0,
             self.spec['trial'], self.id)
 
 
@@ -35,19 +35,19 @@ def plan(config, trials, one_shot, reinit_trials, random_prune_trials, control_l
   tasks = []
 
   def add(needs, **spec):
-    run = catalog.get(spec['experiment']).run_dirs(catalog.task_config(config, spec))[-1]
+    run = catalog.get(spec['protocol']).run_dirs(catalog.task_config(config, spec))[-1]
     tasks.append(Task(len(tasks), run.run_dir, tuple(needs), spec, run.label))
     return run.run_dir
 
   for trial in trials:
     ticket = {}
     for level in range(config.levels + 1):
-      ticket[level] = add([ticket[level - 1]] if level else [], experiment='lottery',
+      ticket[level] = add([ticket[level - 1]] if level else [], protocol='lottery',
                           trial=trial, level=level)
     for level in control_levels:
       for kind, count in (('reinit', reinit_trials), ('random_prune', random_prune_trials)):
         for k in range(1, count + 1):
-          add([ticket[level]], experiment=kind, trial=trial, level=level, control_trial=k)
+          add([ticket[level]], protocol=kind, trial=trial, level=level, control_trial=k)
     for percent in one_shot:
-      add([ticket[0]], experiment='one_shot', trial=trial, percent=percent)
+      add([ticket[0]], protocol='one_shot', trial=trial, percent=percent)
   return sorted(tasks, key=lambda task: task.priority)

@@ -1,7 +1,7 @@
 """A sweep worker process: runs the tasks lottery_ticket.sweep sends it, one at a time.
 
 The worker reads JSON lines on stdin: first {'config': ExperimentConfig fields, 'threads': n},
-then one task per line ({'id', 'experiment', 'trial', 'level', 'percent', 'control_trial'}).
+then one task per line ({'id', 'protocol', 'trial', 'level', 'percent', 'control_trial'}).
 For each it answers one JSON line on its original stdout: {'id', 'status': 'done', 'found' (recorded by
 another process meanwhile), 'claimed' (a live process holds the run) or 'failed', 'message',
 'seconds'}. Everything the runs print goes
@@ -53,7 +53,7 @@ class Worker:
     else:
       self.experiment = self.experiment.reconfigure(config, dataset)
     trained = self.experiment.trained_runs
-    spec_lib.resolve(catalog.get(config.experiment).entry_point)(self.experiment)
+    spec_lib.resolve(catalog.get(config.protocol).entry_point)(self.experiment)
     return self.experiment.trained_runs > trained
 
 

@@ -113,7 +113,7 @@ def _truncated_masks(d):
 
 def _record_default_settings(d):
   config_lib.record_settings(config_lib.ExperimentConfig(
-      experiment='lottery', network='lenet300_100', dataset='mnist', output_dir=d['out'],
+      protocol='lottery', network='lenet300_100', dataset='mnist', output_dir=d['out'],
       training_iterations=20, batch_size=20, learning_rate=1.2e-3, eval_interval=10,
       validation_size=100))
 
@@ -447,7 +447,7 @@ CASES = [
           '--dropout: supermask has no dropout variant'),
     _case('supermask_other_lottery_seed', f'{MNIST}.supermask', ['--seed=0'],
           '--seed=0 (was 3)', lambda d: config_lib.record_settings(config_lib.ExperimentConfig(
-              experiment='lottery', network='lenet300_100', dataset='mnist', output_dir=d['out'],
+              protocol='lottery', network='lenet300_100', dataset='mnist', output_dir=d['out'],
               training_iterations=20, learning_rate=1.2e-3, validation_size=100, seed=3))),
     _case('supermask_rewind', f'{MNIST}.supermask', ['--rewind_iteration=5'],
           '--rewind_iteration=5: expected 0 with supermask'),

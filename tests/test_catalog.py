@@ -19,15 +19,16 @@ from lottery_ticket import flag_definitions
 from lottery_ticket import sweep
 from lottery_ticket.analysis import load
 from lottery_ticket.protocols import catalog
+from lottery_ticket.protocols import kinds
 from lottery_ticket.protocols import spec
 from tests import conftest
 
 HOOKS = ('entry_point', 'model_transform', 'extra_splits', 'run_outputs')
 
 
-def _config(tmp_path, experiment='lottery', **changes):
+def _config(tmp_path, protocol='lottery', **changes):
   return config_lib.ExperimentConfig(
-      experiment=experiment, network='lenet300_100', dataset='mnist', output_dir=str(tmp_path),
+      protocol=protocol, network='lenet300_100', dataset='mnist', output_dir=str(tmp_path),
       training_iterations=20, batch_size=20, learning_rate=1e-3, **changes)
 
 
@@ -53,7 +54,7 @@ def test_every_entry_is_complete(name):
     assert flag.kind in ('integer', 'enum', 'list', 'boolean', 'string') and flag.help
     assert bool(flag.choices) == (flag.kind == 'enum')
   if protocol.planner:
-    assert protocol.run_dirs is None and name not in catalog.EXPERIMENTS
+    assert protocol.run_dirs is None and name not in catalog.PROTOCOL_NAMES
     return
   assert protocol.run_dirs and (protocol.run_groups or protocol.run_names or
                                 name == 'instability')  # instability: analysis.instability
@@ -61,6 +62,14 @@ def test_every_entry_is_complete(name):
   assert {s.flag for s in protocol.settings} == set(names)  # every own flag reaches the config
   assert {s.field for s in protocol.settings} <= fields
   assert set(protocol.required) <= fields
+
+
+def test_every_default_run_kind_is_known_to_the_report():
+  recording = [p for p in catalog.REGISTRY.values() if p.run_dirs and p.name != 'instability']
+  for protocol in recording:  # instability records curves, not runs.csv rows
+    assert protocol.kind_of({}.get) in kinds.KINDS, protocol.name
+  assert set(kinds.CONTROL_KINDS) == set(kinds.with_role('control'))
+  assert all(kind.role in kinds.ROLES for kind in kinds.KINDS.values())
 
 
 def test_the_catalog_imports_no_tensorflow():
@@ -74,7 +83,7 @@ def test_every_runner_runs_a_catalog_protocol():
   for path in glob.glob(os.path.join(conftest.REPO_ROOT, '*', 'runners', '*.py')):
     with open(path) as f:
       named.update(re.findall(r"runner\.run\('(\w+)'", f.read()))
-  assert named == set(catalog.EXPERIMENTS)
+  assert named == set(catalog.PROTOCOL_NAMES)
 
 
 @pytest.mark.parametrize('name', list(catalog.REGISTRY))
@@ -111,13 +120,13 @@ CASES = [
     ('one_shot', dict(percent_remaining=(7.0,), mask_criterion='random'), [
         ('level0/lottery', 'trial1 level0 lottery', 'lottery_random'),
         ('one_shot_random/remaining7', 'trial1 one-shot_random 7%', 'one_shot_random')]),
-    ('reinit', dict(control_levels=(1, 2)), [('level1/reinit', 'trial1 level1 reinit', 'reinit'),
+    ('reinit', dict(ticket_levels=(1, 2)), [('level1/reinit', 'trial1 level1 reinit', 'reinit'),
                                              ('level2/reinit', 'trial1 level2 reinit', 'reinit')]),
-    ('reinit', dict(control_levels=(2,), control_trials=(1, 2), reinit_mode='reshuffle'), [
+    ('reinit', dict(ticket_levels=(2,), control_trials=(1, 2), reinit_mode='reshuffle'), [
         ('level2/reinit_reshuffle', 'trial1 level2 reinit_reshuffle', 'reinit_reshuffle'),
         ('level2/reinit_reshuffle_control2', 'trial1 level2 reinit_reshuffle_control2',
          'reinit_reshuffle')]),
-    ('random_prune', dict(control_levels=(3,), control_trials=(1, 2)), [
+    ('random_prune', dict(ticket_levels=(3,), control_trials=(1, 2)), [
         ('level3/random_prune', 'trial1 level3 random_prune', 'random_prune'),
         ('level3/random_prune_control2', 'trial1 level3 random_prune_control2',
          'random_prune')]),
@@ -143,11 +152,11 @@ def _record(run_dir, summary):
 
 def _summary(config, level):
   """The identifying keys of the summary.json a run of `config` records (run_details)."""
-  summary = dict(experiment=config.experiment, trial=config.trial, percent_remaining=50.0,
+  summary = dict(experiment=config.protocol, trial=config.trial, percent_remaining=50.0,
                  mask_criterion=config.mask_criterion, binarize=config.binarize, level=level)
-  if config.experiment == 'reinit':
+  if config.protocol == 'reinit':
     summary['reinit_mode'] = config.reinit_mode
-  if config.experiment == 'supermask':
+  if config.protocol == 'supermask':
     summary['kind'] = 'biprop' if config.binarize else 'edge_popup'
   return summary
 
@@ -161,7 +170,7 @@ def test_run_names_round_trip_through_the_loader(name, changes, expected, tmp_pa
   for run, (relative, _, _) in zip(runs, expected):
     level = re.match(r'level(\d+)/', relative)
     dense = relative == 'level0/lottery'  # the dense run: recorded by the lottery protocol
-    recorder = dataclasses.replace(config, experiment='lottery') if dense else config
+    recorder = dataclasses.replace(config, protocol='lottery') if dense else config
     _record(run.run_dir, _summary(recorder, level and int(level.group(1))))
   table = load.load_experiment(str(tmp_path))
   assert dict(zip(table['run'], table['kind'])) == {
@@ -169,7 +178,7 @@ def test_run_names_round_trip_through_the_loader(name, changes, expected, tmp_pa
 
 
 def test_instability_names_a_directory_per_mask_and_spawn_iteration(tmp_path):
-  config = _config(tmp_path, 'instability', control_levels=(0, 2), spawn_iterations=(0, 20),
+  config = _config(tmp_path, 'instability', ticket_levels=(0, 2), spawn_iterations=(0, 20),
                    control='random_prune')
   assert [os.path.relpath(run.run_dir, str(tmp_path))
           for run in catalog.get('instability').run_dirs(config)] == [
@@ -189,10 +198,10 @@ def test_plan_names_exactly_the_runs_the_protocols_write(criterion, tmp_path):
   for trial in trials:
     commands = [
         ('lottery', {}), ('one_shot', dict(percent_remaining=one_shot)),
-        ('reinit', dict(control_levels=control_levels, control_trials=(1, 2))),
-        ('random_prune', dict(control_levels=control_levels, control_trials=(1,)))]
+        ('reinit', dict(ticket_levels=control_levels, control_trials=(1, 2))),
+        ('random_prune', dict(ticket_levels=control_levels, control_trials=(1,)))]
     for name, changes in commands:
-      command = dataclasses.replace(config, experiment=name, trial=trial, **changes)
+      command = dataclasses.replace(config, protocol=name, trial=trial, **changes)
       written.update((run.run_dir, run.label) for run in catalog.get(name).run_dirs(command))
   assert {task.run_dir: task.label for task in tasks} == written
   assert len(tasks) == len(written)

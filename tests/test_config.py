@@ -11,7 +11,7 @@ from lottery_ticket import config as config_lib
 
 
 def _config(output_dir, **overrides):
-  values = dict(experiment='lottery', network='lenet300_100', dataset='mnist',
+  values = dict(protocol='lottery', network='lenet300_100', dataset='mnist',
                 output_dir=output_dir, training_iterations=100, batch_size=60,
                 learning_rate=1.2e-3)
   values.update(overrides)
@@ -48,7 +48,7 @@ def test_recorded_tuples_compare_equal_to_their_json_lists(tmp_path):
 
 def test_supermask_settings_have_their_own_file_but_share_network_data_and_seed(tmp_path):
   config_lib.record_settings(_config(str(tmp_path)))
-  learned = _config(str(tmp_path), experiment='supermask', learning_rate=0.1, optimizer='sgd',
+  learned = _config(str(tmp_path), protocol='supermask', learning_rate=0.1, optimizer='sgd',
                     momentum=0.9, lr_schedule='cosine', percent_remaining=(50.0,))
   config_lib.check_settings(learned)  # other training settings: accepted
   config_lib.record_settings(learned)

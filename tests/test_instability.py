@@ -110,10 +110,10 @@ def test_every_interpolated_point_keeps_pruned_weights_zero(analysed):
 
 def test_copies_with_the_same_data_order_give_a_flat_path(idx_dataset, tmp_path, monkeypatch):
   config = config_lib.ExperimentConfig(
-      experiment='instability', network='lenet300_100', dataset='mnist',
+      protocol='instability', network='lenet300_100', dataset='mnist',
       dataset_path=idx_dataset, output_dir=str(tmp_path), training_iterations=30,
       batch_size=20, learning_rate=1.2e-3, eval_interval=10, validation_size=100,
-      control_levels=(0,), interpolation_points=6, progress_seconds=1e9)
+      ticket_levels=(0,), interpolation_points=6, progress_seconds=1e9)
   monkeypatch.setattr(instability, 'copy_seeds', lambda config, copy: (11, 12))
   instability.instability(experiment_lib.Experiment(config, constants.LENET))
   directory = _analysis_dir(str(tmp_path), 'level0', 0)

@@ -116,7 +116,7 @@ def test_binarized_masked_layer_is_ternary_with_a_straight_through_gradient():
 
 def _experiment(weight_init, build=lenet.build, shape=(28, 28, 1)):
   config = config_lib.ExperimentConfig(
-      experiment='supermask', network='lenet300_100', dataset='mnist', output_dir='/unused',
+      protocol='supermask', network='lenet300_100', dataset='mnist', output_dir='/unused',
       training_iterations=10, learning_rate=0.1, weight_init=weight_init)
   return types.SimpleNamespace(config=config,
                                model=masked_layers.to_supermask(build(shape, 10)))

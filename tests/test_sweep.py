@@ -17,7 +17,7 @@ from tests import conftest
 
 def test_plan_orders_the_protocol_and_names_control_trials(tmp_path):
   config = config_lib.ExperimentConfig(
-      experiment='lottery', network='lenet300_100', dataset='mnist', output_dir=str(tmp_path),
+      protocol='lottery', network='lenet300_100', dataset='mnist', output_dir=str(tmp_path),
       training_iterations=20, batch_size=20, learning_rate=1e-3, levels=2)
   tasks = sweep.plan(config, (1, 2), (50.0,), reinit_trials=3, random_prune_trials=1,
                      control_levels=(2,))
@@ -27,12 +27,12 @@ def test_plan_orders_the_protocol_and_names_control_trials(tmp_path):
   level2 = paths.run_dir(out, 2, 2, 'lottery')
   assert by_dir[level2].needs == (paths.run_dir(out, 2, 1, 'lottery'),)
   assert by_dir[paths.run_dir(out, 1, 2, 'reinit_control3')].spec == dict(
-      experiment='reinit', trial=1, level=2, control_trial=3)
+      protocol='reinit', trial=1, level=2, control_trial=3)
   assert by_dir[paths.run_dir(out, 1, 2, 'reinit')].needs == (
       paths.run_dir(out, 1, 2, 'lottery'),)
   assert by_dir[paths.remaining_dir(out, 2, 'one_shot', 50.0)].needs == (
       paths.run_dir(out, 2, 0, 'lottery'),)
-  assert [t.spec['experiment'] for t in tasks[:6]] == ['lottery'] * 6  # the critical path first
+  assert [t.spec['protocol'] for t in tasks[:6]] == ['lottery'] * 6  # the critical path first
 
 
 def test_workers_default_to_the_gpus(monkeypatch):

@@ -33,7 +33,7 @@ def test_trials_in_one_process_equal_separate_processes(idx_dataset, tmp_path):
 
 def _config(dataset_path, output_dir, **changes):
   return config_lib.ExperimentConfig(
-      experiment='train', network='lenet300_100', dataset='mnist', dataset_path=dataset_path,
+      protocol='train', network='lenet300_100', dataset='mnist', dataset_path=dataset_path,
       output_dir=output_dir, training_iterations=20, batch_size=20, learning_rate=1.2e-3,
       eval_interval=10, validation_size=100, progress_seconds=1e9, **changes)
 
@@ -45,13 +45,13 @@ def test_reconfigured_trainer_is_not_retraced(idx_dataset, tmp_path):
   from mnist_fc import constants  # pylint: disable=g-import-not-at-top
   config = _config(idx_dataset, str(tmp_path))
   built = experiment_lib.Experiment(config, constants.LENET)
-  protocols.train(built)
+  protocols.train_one_run(built)
   traces = built.trainer.traces
   second = dataclasses.replace(config, trial=2)
   dataset = preflight.prepare(second)
   assert not np.array_equal(dataset.validation[1], built.dataset.validation[1])
   assert built.reconfigure(second, dataset) is built
-  protocols.train(built)
+  protocols.train_one_run(built)
   assert built.trainer.traces == traces
   assert conftest.read_summary(os.path.join(str(tmp_path), 'trial2', 'train'))['trial'] == 2
 

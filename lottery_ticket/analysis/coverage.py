@@ -6,6 +6,7 @@ each one-shot target. Trial numbers are expected from 1 to the highest trial dir
 """
 
 from lottery_ticket.analysis import summary as summary_lib
+from lottery_ticket.protocols import kinds as kinds_lib
 
 
 def _ranges(numbers):
@@ -23,7 +24,7 @@ def _ranges(numbers):
 
 
 def _expected_levels(kind, levels):
-  return set(range(max(levels) + 1)) if kind == 'lottery' else set(levels)
+  return set(range(max(levels) + 1)) if kind == kinds_lib.TICKET else set(levels)
 
 
 def missing_runs(runs):
@@ -39,7 +40,7 @@ def missing_runs(runs):
   missing = [(f'trial{t}', 'no trial directory')
              for t in range(1, max(trials) + 1) if t not in trials]
   level_runs = runs[runs['level'].notna()]
-  one_shot = runs[runs['kind'] == 'one_shot']
+  one_shot = runs[runs['kind'] == kinds_lib.ONE_SHOT]
   for kind in summary_lib.kind_order(level_runs['kind']):
     expected = _expected_levels(kind, level_runs.loc[level_runs['kind'] == kind, 'level'])
     for trial in trials:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from lottery_ticket.analysis import figures
 from lottery_ticket.analysis import summary as summary_lib
+from lottery_ticket.protocols import kinds as kinds_lib
 
 CRITERIA_FIGURE = ('figure_criteria.png',
                    'Mask criteria: test accuracy at early stop and at init (untrained) vs percent '
@@ -19,7 +20,7 @@ CRITERIA_FIGURE = ('figure_criteria.png',
 LEARNED_FIGURE = ('figure_learned_masks.png',
                   'Learned masks on frozen random weights (edge-popup, biprop) vs winning tickets '
                   'and the dense network: test accuracy vs percent remaining')
-LEARNED_KINDS = ('edge_popup', 'biprop')
+LEARNED_KINDS = kinds_lib.LEARNED_KINDS
 CRITERION_COLORS = {'magnitude': 'tab:blue', 'large_init': 'tab:orange',
                     'magnitude_increase': 'tab:green', 'movement': 'tab:red',
                     'large_final_same_sign': 'tab:purple', 'random': 'tab:gray'}
@@ -41,11 +42,11 @@ def has_learned_masks(table):
 def _line_style(kind):
   pruned = summary_lib.criterion_of(kind)
   if pruned is None:  # learned masks
-    return dict(color={'edge_popup': 'tab:cyan', 'biprop': 'tab:pink'}.get(kind, 'black'),
+    return dict(color=figures.KIND_COLORS.get(kind, 'black'),
                 linestyle='-', marker='s')
   base, criterion = pruned
   return dict(color=CRITERION_COLORS.get(criterion, 'black'), marker='o',
-              linestyle='-' if base == 'lottery' else '-.')
+              linestyle='-' if base == kinds_lib.TICKET else '-.')
 
 
 def _panel(axes, table, kinds, statistic):
@@ -73,7 +74,7 @@ def criteria_figure(table, path, title):
 
 
 def _dense_line(axes, table, statistic):
-  dense = table[(table['kind'] == 'lottery') & (table['percent_remaining'] == 100.0)]
+  dense = table[(table['kind'] == kinds_lib.TICKET) & (table['percent_remaining'] == 100.0)]
   if not dense.empty:
     axes.axhline(dense[f'{statistic}_mean'].iloc[0] * 100, color='black', linestyle=':',
                  linewidth=1, label='dense network (100%)')
@@ -82,7 +83,7 @@ def _dense_line(axes, table, statistic):
 def learned_masks_figure(table, path, title):
   """Final accuracy and accuracy at early stop vs percent remaining: edge-popup, biprop, the
   iterative-pruning tickets and (dotted) the dense network."""
-  kinds = ['lottery'] + [k for k in LEARNED_KINDS if k in set(table['kind'])]
+  kinds = [kinds_lib.TICKET] + [k for k in LEARNED_KINDS if k in set(table['kind'])]
   figure, axes = figures.panels(2, height_inches=5.0)
   for axes_, statistic in zip(axes, ('final_test_accuracy', 'test_accuracy_at_early_stop')):
     _dense_line(axes_, table, statistic)
@@ -124,7 +125,7 @@ def learned_masks_section(table):
   """Lines of the 'Learned masks' section, or [] if there are no edge-popup or biprop runs."""
   if not has_learned_masks(table):
     return []
-  kinds = ['lottery'] + [k for k in LEARNED_KINDS if k in set(table['kind'])]
+  kinds = [kinds_lib.TICKET] + [k for k in LEARNED_KINDS if k in set(table['kind'])]
   return (['## Learned masks on frozen random weights', '',
            'Edge-popup and biprop train only a score per weight; the weights stay at their '
            'random initialisation (biprop: binary, α·sign(w)). Winning tickets for comparison.',

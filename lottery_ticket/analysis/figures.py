@@ -17,6 +17,7 @@ from matplotlib.lines import Line2D
 
 from foundations import save_restore
 from lottery_ticket.analysis import summary as summary_lib
+from lottery_ticket.protocols import kinds as kinds_lib
 
 DEFAULT_CURVE_PERCENTS = (100, 51.3, 21.1, 7.0, 3.6, 1.9)
 NETWORK_NAMES = {'lenet300_100': 'LeNet-300-100', 'conv2': 'Conv-2', 'conv4': 'Conv-4',
@@ -24,14 +25,10 @@ NETWORK_NAMES = {'lenet300_100': 'LeNet-300-100', 'conv2': 'Conv-2', 'conv4': 'C
                  **{f'resnet{d}': f'ResNet-{d}' for d in (20, 32, 44, 56, 110)}}
 DATASET_NAMES = {'mnist': 'MNIST', 'fashion_mnist': 'Fashion-MNIST', 'cifar10': 'CIFAR-10',
                  'fashion_mnist_sample': 'the bundled Fashion-MNIST sample (10K/2K)'}
-KIND_COLORS = {'lottery': 'tab:blue', 'one_shot': 'tab:green', 'reinit': 'tab:orange',
-               'reinit_sample_original': 'tab:red', 'reinit_sample_original_signs': 'tab:purple',
-               'reinit_signed_constant': 'tab:pink', 'reinit_reshuffle': 'tab:cyan',
-               'random_prune': 'tab:brown', 'train': 'tab:gray', 'tfmot_pruning': 'tab:olive',
-               'edge_popup': 'tab:cyan', 'biprop': 'tab:pink'}
-FIGURE1_KINDS = ('lottery',) + summary_lib.CONTROL_KINDS + summary_lib.BASELINE_KINDS
-FIGURE4_KINDS = ('lottery', 'one_shot') + tuple(k for k in summary_lib.CONTROL_KINDS
-                                                if k.startswith('reinit'))
+KIND_COLORS = {name: kind.color for name, kind in kinds_lib.KINDS.items()}
+FIGURE1_KINDS = (kinds_lib.TICKET,) + summary_lib.CONTROL_KINDS + summary_lib.BASELINE_KINDS
+FIGURE4_KINDS = kinds_lib.PRUNED_KINDS + tuple(k for k in summary_lib.CONTROL_KINDS
+                                               if k != kinds_lib.RANDOM_PRUNE)
 _AXIS_LABELS = {'early_stop_iteration': 'early-stop iteration',
                 'test_accuracy_at_early_stop': 'test accuracy at early stop (%)',
                 'final_test_accuracy': 'test accuracy at end of training (%)',
@@ -137,7 +134,7 @@ def figure1_heading(kinds):
 
 def figure4(table, path, title):
   """Iterative vs one-shot pruning vs random reinitialisation (paper Fig. 4); absent kinds skip."""
-  names = {'lottery': 'iterative', 'one_shot': 'one-shot'}
+  names = {kinds_lib.TICKET: 'iterative', kinds_lib.ONE_SHOT: 'one-shot'}
   present = summary_lib.kind_order(table.loc[table['kind'].isin(FIGURE4_KINDS), 'kind'])
   heading = ' vs '.join(dict.fromkeys(names.get(k, 'reinit') for k in present)) or 'no runs'
   return _statistics_figure(table, path, title, FIGURE4_KINDS,
@@ -149,7 +146,7 @@ def figure_report_iterations(table, path, title, iterations):
   """Test accuracy at each report iteration vs percent remaining (the paper's Figures 7 and 8,
   where ResNet-20 and VGG-19 are compared at fixed iterations rather than at early stop)."""
   figure, axes = panels(len(iterations))
-  kinds = ('lottery', 'one_shot') + summary_lib.CONTROL_KINDS
+  kinds = kinds_lib.PRUNED_KINDS + summary_lib.CONTROL_KINDS
   drawn = []
   for axes_, iteration in zip(axes, iterations):
     drawn.append(statistic_panel(axes_, table, kinds, summary_lib.report_column(iteration)))

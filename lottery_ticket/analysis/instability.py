@@ -17,6 +17,7 @@ from foundations import paths
 from lottery_ticket.analysis import figures
 from lottery_ticket.analysis import load
 from lottery_ticket.analysis import summary as summary_lib
+from lottery_ticket.protocols import kinds as kinds_lib
 
 INTERPOLATION = 'interpolation.csv'
 RUN_COLUMNS = ('trial', 'masks', 'control', 'spawn_iteration', 'percent_remaining',
@@ -74,7 +75,7 @@ def summarize(runs):
 
 
 def _label(control, percent):
-  return f'{percent:g}%' + (' (random pruning)' if control == 'random_prune' else '')
+  return f'{percent:g}%' + (' (random pruning)' if control == kinds_lib.RANDOM_PRUNE else '')
 
 
 def _by_mask(table):
@@ -94,7 +95,7 @@ def path_figure(curves, path, title):
     for (control, percent), rows in _by_mask(part):
       mean = rows.groupby('alpha')['test_error'].mean()
       axes_.plot(mean.index, mean.to_numpy() * 100, color=colors[percent],
-                 linestyle='--' if control == 'random_prune' else '-', marker='.',
+                 linestyle='--' if control == kinds_lib.RANDOM_PRUNE else '-', marker='.',
                  label=_label(control, percent))
     axes_.set_title(f'spawned at iteration k = {spawn:,}')
     axes_.set_xlabel('interpolation α')
@@ -114,7 +115,7 @@ def instability_figure(table, path, title):
   colors = dict(zip(percents, figures.series_colors(len(percents))))
   for (control, percent), rows in _by_mask(table):
     axes_.plot(rows['spawn_iteration'], rows['instability_test_points'], marker='o',
-               color=colors[percent], linestyle='--' if control == 'random_prune' else '-',
+               color=colors[percent], linestyle='--' if control == kinds_lib.RANDOM_PRUNE else '-',
                label=_label(control, percent))
   axes_.axhline(table['threshold_points'].max(), color='gray', linewidth=0.8, linestyle=':')
   axes_.set_xscale('symlog', linthresh=max(1, min([k for k in table['spawn_iteration'] if k > 0],
@@ -140,7 +141,7 @@ def verdict_lines(table, tolerance_points):
   dense_accuracy = dict(zip(dense['spawn_iteration'], dense['endpoint_test_accuracy']))
   for row in table.itertuples():
     verdict = 'stable' if row.stable else 'unstable'
-    kind = 'random mask' if row.control == 'random_prune' else 'lottery mask'
+    kind = 'random mask' if row.control == kinds_lib.RANDOM_PRUNE else 'lottery mask'
     line = (f'- {row.percent_remaining:g}% remaining ({kind}), k = '
             f'{row.spawn_iteration:,}: {verdict} ({row.instability_test_points:.2f} points on '
             f'test, {row.instability_train_points:.2f} on train; {row.trials} '

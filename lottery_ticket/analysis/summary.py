@@ -12,28 +12,15 @@ import pandas as pd
 
 from lottery_ticket import early_stopping
 from lottery_ticket.analysis import load
+from lottery_ticket.protocols import kinds as kinds_lib
 
 # Display order and names of the kinds of run; unknown kinds sort last under their own name.
-KIND_LABELS = {
-    'lottery': 'winning ticket (iterative pruning)',
-    'one_shot': 'winning ticket (one-shot pruning)',
-    'reinit': 'random reinit',
-    'reinit_sample_original': 'random reinit (original distribution)',
-    'reinit_sample_original_signs': 'random reinit (original signs)',
-    'random_prune': 'random pruning',
-    'tfmot_pruning': 'tfmot gradual magnitude pruning',
-    'edge_popup': 'mask learned on frozen weights (edge-popup)',
-    'biprop': 'binary mask learned on frozen weights (biprop)',
-    'train': 'single training run',
-}
-CONTROL_KINDS = ('reinit', 'reinit_sample_original', 'reinit_sample_original_signs',
-                 'reinit_signed_constant', 'reinit_reshuffle', 'random_prune')
-BASELINE_KINDS = ('tfmot_pruning',)  # other ways to a sparse network, trained from θ0
+KIND_LABELS = {name: kind.label for name, kind in kinds_lib.KINDS.items()}
+CONTROL_KINDS = kinds_lib.CONTROL_KINDS
+BASELINE_KINDS = kinds_lib.BASELINE_KINDS
 RUN_STATISTICS = ('early_stop_iteration', 'test_accuracy_at_early_stop', 'final_test_accuracy',
                   'test_accuracy_at_init')
-PRUNED_KINDS = ('lottery', 'one_shot')  # another --mask_criterion appends '_{criterion}'
-_REINIT_LABELS = {'signed_constant': 'random reinit (signed constant)',
-                  'reshuffle': 'random reinit (reshuffled survivors)'}
+PRUNED_KINDS = kinds_lib.PRUNED_KINDS  # another --mask_criterion appends '_{criterion}'
 PERCENT_DECIMALS = 1
 
 
@@ -56,12 +43,10 @@ def criterion_of(kind):
 def kind_label(kind):
   if kind in KIND_LABELS:
     return KIND_LABELS[kind]
-  if kind.startswith('reinit_') and kind[len('reinit_'):] in _REINIT_LABELS:
-    return _REINIT_LABELS[kind[len('reinit_'):]]
   pruned = criterion_of(kind)
   if pruned is not None:
     base, criterion = pruned
-    return f'{"iterative" if base == "lottery" else "one-shot"} pruning, {criterion}'
+    return f'{"iterative" if base == kinds_lib.TICKET else "one-shot"} pruning, {criterion}'
   return kind
 
 

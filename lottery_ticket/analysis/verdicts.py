@@ -9,9 +9,10 @@ between means over trials, at equal percent remaining (rounded as in summary.sum
 import pandas as pd
 
 from lottery_ticket.analysis import summary as summary_lib
+from lottery_ticket.protocols import kinds as kinds_lib
 
 DEFAULT_TOLERANCE_POINTS = 0.2
-COMPARED_KINDS = ('one_shot',) + summary_lib.CONTROL_KINDS + summary_lib.BASELINE_KINDS
+COMPARED_KINDS = (kinds_lib.ONE_SHOT,) + summary_lib.CONTROL_KINDS + summary_lib.BASELINE_KINDS
 # Accuracies are float32 fractions (resolution ~6e-8, i.e. ~6e-6 points near 90%): a difference
 # of exactly the tolerance (e.g. 4 of 2,000 test images = 0.2 points) must match.
 _EPSILON_POINTS = 1e-4
@@ -19,7 +20,7 @@ _EPSILON_POINTS = 1e-4
 
 def dense_reference(table):
   """The dense winning-ticket row (lottery at 100% remaining), or None if there is none."""
-  dense = table[(table['kind'] == 'lottery') & (table['percent_remaining'] == 100.0)]
+  dense = table[(table['kind'] == kinds_lib.TICKET) & (table['percent_remaining'] == 100.0)]
   return None if dense.empty else dense.iloc[0]
 
 
@@ -37,7 +38,7 @@ def dense_comparison(table, tolerance_points=DEFAULT_TOLERANCE_POINTS):
     has no dense run.
   """
   dense = dense_reference(table)
-  tickets = table[(table['kind'] == 'lottery') & (table['percent_remaining'] < 100.0)]
+  tickets = table[(table['kind'] == kinds_lib.TICKET) & (table['percent_remaining'] < 100.0)]
   if dense is None or tickets.empty:
     return pd.DataFrame(columns=['percent_remaining', 'level', 'trials', 'early_stop_iteration',
                                  'accuracy_percent', 'accuracy_difference_points',
@@ -84,7 +85,7 @@ def control_comparison(table):
     early_stop_difference_iterations (ticket minus control) and
     final_accuracy_difference_points; one row per control row that has a ticket of its sparsity.
   """
-  tickets = table[table['kind'] == 'lottery'].set_index('percent_remaining')
+  tickets = table[table['kind'] == kinds_lib.TICKET].set_index('percent_remaining')
   rows = []
   for _, control in table[table['kind'].isin(COMPARED_KINDS)].iterrows():
     if control['percent_remaining'] not in tickets.index:
@@ -108,7 +109,7 @@ def control_comparison(table):
 
 def unmatched_controls(table):
   """(kind, percent) of control rows with no winning ticket at their sparsity."""
-  tickets = set(table.loc[table['kind'] == 'lottery', 'percent_remaining'])
+  tickets = set(table.loc[table['kind'] == kinds_lib.TICKET, 'percent_remaining'])
   controls = table[table['kind'].isin(COMPARED_KINDS)]
   return [(row.kind, row.percent_remaining) for row in controls.itertuples()
           if row.percent_remaining not in tickets]

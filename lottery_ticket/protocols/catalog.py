@@ -70,7 +70,7 @@ REINIT_MODE = Flag('reinit_mode', 'enum', 'glorot',
 _CRITERION = Setting('mask_criterion', 'mask_criterion', spec.value)
 _PERCENTS = Setting('percent_remaining', 'percent_remaining', spec.floats)
 _BINARIZE = Setting('binarize', 'binarize', spec.value)
-_CONTROL_LEVELS = Setting('control_levels', 'level', spec.integers)
+_TICKET_LEVELS = Setting('ticket_levels', 'level', spec.integers)
 _CONTROL_TRIALS = Setting('control_trials', 'control_trials', spec.counted)
 
 
@@ -88,7 +88,7 @@ def _percent_task(task):
 
 
 def _control_task(task):
-  return {'control_levels': (task['level'],), 'control_trials': (task['control_trial'],)}
+  return {'ticket_levels': (task['level'],), 'control_trials': (task['control_trial'],)}
 
 
 def _lottery_kind(get):
@@ -117,7 +117,7 @@ _LOTTERY = 'lottery_ticket.protocols.lottery'
 _CONTROLS = 'lottery_ticket.protocols.controls'
 
 REGISTRY = {protocol.name: protocol for protocol in (
-    Protocol('train', f'{_LOTTERY}:train',
+    Protocol('train', f'{_LOTTERY}:train_one_run',
              flags=(BINARIZE,
                     Flag('masks', 'string', None,
                          'Masks .npz file or run directory (default: no pruning).'),
@@ -138,16 +138,16 @@ REGISTRY = {protocol.name: protocol for protocol in (
              run_groups=('one_shot', 'one_shot_*'), task=_percent_task, plan_priority=1),
     Protocol('reinit', f'{_CONTROLS}:reinit',
              flags=(BINARIZE, CONTROL_LEVEL, CONTROL_TRIALS, REINIT_MODE),
-             settings=(_CONTROL_LEVELS, _CONTROL_TRIALS,
+             settings=(_TICKET_LEVELS, _CONTROL_TRIALS,
                        Setting('reinit_mode', 'reinit_mode', spec.value), _BINARIZE),
-             required=('control_levels',), inputs=('lottery_masks',),
+             required=('ticket_levels',), inputs=('lottery_masks',),
              run_dirs=naming.control_runs(naming.reinit_name), run_kind=naming.reinit_name,
              run_groups=('level*',),
              task=_control_task),
     Protocol('random_prune', f'{_CONTROLS}:random_prune',
              flags=(BINARIZE, CONTROL_LEVEL, CONTROL_TRIALS),
-             settings=(_CONTROL_LEVELS, _CONTROL_TRIALS, _BINARIZE),
-             required=('control_levels',), inputs=('lottery_masks',),
+             settings=(_TICKET_LEVELS, _CONTROL_TRIALS, _BINARIZE),
+             required=('ticket_levels',), inputs=('lottery_masks',),
              run_dirs=naming.control_runs(_random_prune_name), run_groups=('level*',),
              task=_control_task),
     Protocol('instability', 'lottery_ticket.protocols.instability:instability',
@@ -162,7 +162,7 @@ REGISTRY = {protocol.name: protocol for protocol in (
                          'Iterations k at which the two copies split; comma-separated.'),
                     Flag('interpolation_points', 'integer', 30,
                          'Evenly spaced α values in [0, 1].')),
-             settings=(_CONTROL_LEVELS, Setting('masks', 'masks', spec.value),
+             settings=(_TICKET_LEVELS, Setting('masks', 'masks', spec.value),
                        Setting('control', 'control', spec.value),
                        Setting('spawn_iterations', 'spawn_iterations', spec.integers),
                        Setting('interpolation_points', 'interpolation_points', spec.value)),
@@ -199,16 +199,16 @@ REGISTRY = {protocol.name: protocol for protocol in (
              flags=(LEVELS, MASK_CRITERION, BINARIZE, REINIT_MODE), planner=True),
 )}
 
-# The protocols a runner records runs of (config.experiment's values), in --help's order.
-EXPERIMENTS = tuple(name for name, protocol in REGISTRY.items() if not protocol.planner)
-NO_PROTOCOL = Protocol('', '')  # what an unknown config.experiment requires: nothing
+# The protocols a runner records runs of (config.protocol's values), in --help's order.
+PROTOCOL_NAMES = tuple(name for name, protocol in REGISTRY.items() if not protocol.planner)
+NO_PROTOCOL = Protocol('', '')  # what an unknown config.protocol requires: nothing
 
 
 def task_config(base, task):
   """The ExperimentConfig of one sweep task: `base` (the sweep's settings) narrowed to its run
-  (task: {'experiment', 'trial', 'level', 'percent', 'control_trial'})."""
-  protocol = get(task['experiment'])
-  return dataclasses.replace(base, experiment=protocol.name, trial=task['trial'],
+  (task: {'protocol', 'trial', 'level', 'percent', 'control_trial'})."""
+  protocol = get(task['protocol'])
+  return dataclasses.replace(base, protocol=protocol.name, trial=task['trial'],
                              **protocol.task(task))
 
 

@@ -19,7 +19,7 @@ def _control_inputs(experiment):
   """{level: lottery mask} for every --level, and θ0, checked before anything trains."""
   config = experiment.config
   masks = {}
-  for level in config.control_levels:
+  for level in config.ticket_levels:
     masks[level] = experiment.load_masks(preflight.control_masks_path(config, level))
   return masks, experiment.original_initial_weights()
 
@@ -73,7 +73,7 @@ def reinitialized_weights(experiment, original, masks, level, control_trial=1):
 def _named_runs(experiment, name):
   """{(control trial, level): catalog.Run} of the control `name`."""
   config = experiment.config
-  keys = itertools.product(config.control_trials, config.control_levels)
+  keys = itertools.product(config.control_trials, config.ticket_levels)
   return dict(zip(keys, catalog.get(name).run_dirs(config)))
 
 
@@ -94,9 +94,10 @@ def reinit(experiment):
       if completed(run.run_dir) is None:
         if initial is None or mode == 'reshuffle':  # the others: one draw for every level
           initial = reinitialized_weights(experiment, original, masks, level, control_trial)
-        experiment.train(run.run_dir, masks, initial, run.label, start_iteration=start,
-                         experiment='reinit', reinit_mode=mode, level=level,
-                         **_control_details(control_trial))
+        experiment.train_recorded_run(run.run_dir, masks, initial, run.label,
+                                      start_iteration=start, protocol='reinit',
+                                      reinit_mode=mode, level=level,
+                                      **_control_details(control_trial))
 
 
 def random_prune(experiment):
@@ -115,6 +116,7 @@ def random_prune(experiment):
           start_weights, start = experiment.start_point(original)
         rng = np.random.default_rng([control_seed(experiment, 'random_prune', control_trial),
                                      level])
-        experiment.train(run.run_dir, pruning.random_masks_like(masks, rng), start_weights,
-                         run.label, start_iteration=start, experiment='random_prune',
-                         level=level, **_control_details(control_trial))
+        experiment.train_recorded_run(run.run_dir, pruning.random_masks_like(masks, rng),
+                                      start_weights, run.label, start_iteration=start,
+                                      protocol='random_prune', level=level,
+                                      **_control_details(control_trial))

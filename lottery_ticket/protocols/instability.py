@@ -42,7 +42,7 @@ def _mask_sets(experiment):
   with --control=random_prune random masks of the same per-layer counts. Checked up front."""
   config = experiment.config
   sets = []
-  for level in config.control_levels:
+  for level in config.ticket_levels:
     name = naming.instability_mask_name(level=level, control=config.control)
     if level == 0:
       sets.append((name, experiment.full_masks(), {'level': 0}))
@@ -78,12 +78,13 @@ def _train_copy(experiment, directory, copy, masks, start_weights, spawn_iterati
                               order_seed)
   label = f'trial{config.trial} {os.path.basename(os.path.dirname(directory))} ' \
           f'k={spawn_iteration} copy{copy}'
-  _, result = experiment.train(run_dir, masks, start_weights, label,
-                               start_iteration=spawn_iteration, batch_order=order,
-                               augment_seed=augment_seed, experiment='instability_copy',
-                               copy=copy, spawn_iteration=spawn_iteration,
-                               data_order_seed=order_seed, copy_augment_seed=augment_seed,
-                               **details)
+  _, result = experiment.train_recorded_run(run_dir, masks, start_weights, label,
+                                            start_iteration=spawn_iteration, batch_order=order,
+                                            augment_seed=augment_seed,
+                                            protocol='instability_copy', copy=copy,
+                                            spawn_iteration=spawn_iteration,
+                                            data_order_seed=order_seed,
+                                            copy_augment_seed=augment_seed, **details)
   return result.final_weights
 
 
@@ -109,7 +110,8 @@ def analyse(experiment, directory, name, masks, start_weights, spawn_iteration, 
   save_restore.save_csv(os.path.join(directory, INTERPOLATION), curve)
   _, percent = pruning.percent_remaining(masks)
   summary = dict(
-      details, experiment='instability', status='complete', masks=name, network=experiment.spec.name,
+      details, experiment='instability', status='complete', masks=name,
+      network=experiment.spec.name,
       dataset=config.dataset, trial=config.trial, seed=config.seed,
       training_iterations=config.training_iterations, spawn_iteration=spawn_iteration,
       percent_remaining=percent, interpolation_points=config.interpolation_points,

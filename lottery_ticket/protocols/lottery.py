@@ -17,7 +17,7 @@ from lottery_ticket.protocols import catalog
 from lottery_ticket.protocols import naming
 from lottery_ticket.protocols.common import completed
 
-def train(experiment):
+def train_one_run(experiment):
   """One training run, optionally from --masks and --presets (files or run directories).
 
   With --rewind_iteration=k > 0 and no --presets it starts from the trial's θk at iteration k.
@@ -34,8 +34,8 @@ def train(experiment):
     initial, start = experiment.start_point(initial)
   (run,) = catalog.get('train').run_dirs(config)
   if completed(run.run_dir) is None:
-    experiment.train(run.run_dir, masks, initial, run.label, start_iteration=start,
-                     experiment='train')
+    experiment.train_recorded_run(run.run_dir, masks, initial, run.label, start_iteration=start,
+                                  protocol='train')
 
 
 def dense_run(experiment, initial):
@@ -46,9 +46,9 @@ def dense_run(experiment, initial):
   run = naming.dense_run(experiment.config)
   if completed(run.run_dir) is not None:
     return experiment.load_final_weights(run.run_dir)
-  _, result = experiment.train(run.run_dir, experiment.full_masks(), initial, run.label,
-                               capture=rewinding.capture(experiment.config), experiment='lottery',
-                               level=0)
+  _, result = experiment.train_recorded_run(
+      run.run_dir, experiment.full_masks(), initial, run.label,
+      capture=rewinding.capture(experiment.config), protocol='lottery', level=0)
   return result.final_weights
 
 
@@ -74,8 +74,9 @@ def lottery(experiment):
     if start_weights is None:
       start_weights, start = experiment.start_point(original)
     masks = experiment.prune(masks, final, start_weights, level)
-    summary, result = experiment.train(run.run_dir, masks, start_weights, run.label,
-                                       start_iteration=start, experiment='lottery', level=level)
+    summary, result = experiment.train_recorded_run(
+        run.run_dir, masks, start_weights, run.label, start_iteration=start, protocol='lottery',
+        level=level)
     dense_summary = recording.recorded_summary(dense.run_dir)
     print(f'[{run.label}] verdict: {progress.verdict(summary, dense_summary)}', flush=True)
     final = result.final_weights
@@ -93,6 +94,7 @@ def one_shot(experiment):
   start_weights, start = experiment.start_point(original)
   for (percent, pruner), run in zip(pruners.items(), runs):
     if completed(run.run_dir) is None:
-      experiment.train(run.run_dir, pruner(experiment.full_masks(), final, start_weights),
-                       start_weights, run.label, start_iteration=start, experiment='one_shot',
-                       target_percent_remaining=percent)
+      masks = pruner(experiment.full_masks(), final, start_weights)
+      experiment.train_recorded_run(run.run_dir, masks, start_weights, run.label,
+                                    start_iteration=start, protocol='one_shot',
+                                    target_percent_remaining=percent)

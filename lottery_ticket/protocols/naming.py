@@ -73,7 +73,7 @@ def control_runs(name):
     return [Run(paths.run_dir(config.output_dir, config.trial, level,
                               paths.control_name(base, k)),
                 level_label(config.trial, level, paths.control_name(base, k)))
-            for k in config.control_trials for level in config.control_levels]
+            for k in config.control_trials for level in config.ticket_levels]
   return runs
 
 
@@ -104,7 +104,7 @@ def instability_runs(config):
   # pylint: disable=g-import-not-at-top  (preflight asks this catalog for input files)
   from lottery_ticket import preflight
   names = [instability_mask_name(level=level, control=config.control)
-           for level in config.control_levels]
+           for level in config.ticket_levels]
   if config.masks:
     path = os.path.abspath(preflight.run_file(config.masks, paths.MASKS, 'masks'))
     names.append(instability_mask_name(masks_path=path, control=config.control))

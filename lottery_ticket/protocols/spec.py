@@ -67,7 +67,7 @@ class Protocol:
   """What the shared machinery needs to know of one protocol (see the module doc).
 
   Attributes:
-    name: the protocol's name (config.experiment, summary.json's 'experiment').
+    name: the protocol's name (config.protocol, summary.json's 'experiment').
     entry_point: 'module:function' run with the Experiment (the sweep: its main).
     flags: its own flags, in the order --help lists them.
     settings: its config fields from those flags, in the order they are parsed.

@@ -98,6 +98,8 @@ def supermask(experiment):
     fraction = percent / 100.0
     masked_layers.set_keep_fraction(experiment.model, fraction)
     masked_layers.set_scores(experiment.model, scores)  # a resumed run restores its own
-    experiment.train(run.run_dir, experiment.full_masks(), frozen_weights(experiment, fraction),
-                     run.label, experiment='supermask', kind=name,
-                     weight_init=config.weight_init, target_percent_remaining=percent)
+    experiment.train_recorded_run(run.run_dir, experiment.full_masks(),
+                                  frozen_weights(experiment, fraction), run.label,
+                                  protocol='supermask', kind=name,
+                                  weight_init=config.weight_init,
+                                  target_percent_remaining=percent)

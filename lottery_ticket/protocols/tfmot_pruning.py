@@ -151,7 +151,7 @@ def _train(experiment, percent, final_dir, label):
     finally:
       tensorboard.close()
   details = experiment.run_details(
-      experiment='tfmot_pruning', target_percent_remaining=percent,
+      protocol='tfmot_pruning', target_percent_remaining=percent,
       pruning_schedule=dict(schedule='PolynomialDecay', initial_sparsity=0.0,
                             final_sparsity=sparsities, begin_step=begin, end_step=end,
                             frequency=frequency, power=POWER))

@@ -1,0 +1,56 @@
+"""The kinds of run the analysis tells apart (runs.csv's `kind`): their report labels, roles and
+colours, the protocols' vocabulary for the report, kept in one place beside the catalog.
+
+A run's kind is what its protocol's `kind_of` gives (catalog.py): the protocol's name, with a
+mask criterion or reinit mode appended where it is not the default ('lottery_movement',
+'reinit_reshuffle'). The analysis asks this module which kinds are tickets, controls, baselines
+or learned masks; it never spells a protocol's name itself. Imports nothing.
+"""
+
+import dataclasses
+
+TICKET = 'lottery'  # iterative pruning's levels (level 0: the dense network)
+ONE_SHOT = 'one_shot'
+RANDOM_PRUNE = 'random_prune'  # also instability's --control value
+SINGLE = 'train'  # one training run (--masks, --presets)
+ROLES = ('ticket', 'control', 'baseline', 'learned', 'single')
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+  label: str  # the report's name for it
+  role: str  # one of ROLES: how the report compares it with the tickets
+  color: str  # matplotlib colour in every figure
+
+
+# The report's display order; unknown kinds sort last under their own name.
+KINDS = {
+    TICKET: Kind('winning ticket (iterative pruning)', 'ticket', 'tab:blue'),
+    ONE_SHOT: Kind('winning ticket (one-shot pruning)', 'ticket', 'tab:green'),
+    'reinit': Kind('random reinit', 'control', 'tab:orange'),
+    'reinit_sample_original': Kind('random reinit (original distribution)', 'control',
+                                   'tab:red'),
+    'reinit_sample_original_signs': Kind('random reinit (original signs)', 'control',
+                                         'tab:purple'),
+    RANDOM_PRUNE: Kind('random pruning', 'control', 'tab:brown'),
+    'tfmot_pruning': Kind('tfmot gradual magnitude pruning', 'baseline', 'tab:olive'),
+    'edge_popup': Kind('mask learned on frozen weights (edge-popup)', 'learned', 'tab:cyan'),
+    'biprop': Kind('binary mask learned on frozen weights (biprop)', 'learned', 'tab:pink'),
+    SINGLE: Kind('single training run', 'single', 'tab:gray'),
+    'reinit_reshuffle': Kind('random reinit (reshuffled survivors)', 'control', 'tab:cyan'),
+    'reinit_signed_constant': Kind('random reinit (signed constant)', 'control', 'tab:pink'),
+}
+# Kinds that another --mask_criterion than magnitude suffixes with '_{criterion}'.
+PRUNED_KINDS = (TICKET, ONE_SHOT)
+
+
+def with_role(role):
+  """The kinds of `role` (see ROLES), in display order."""
+  return tuple(name for name, kind in KINDS.items() if kind.role == role)
+
+
+# Random controls of a ticket's mask or weights, in the figures' order (with_role('control')).
+CONTROL_KINDS = ('reinit', 'reinit_sample_original', 'reinit_sample_original_signs',
+                 'reinit_signed_constant', 'reinit_reshuffle', RANDOM_PRUNE)
+BASELINE_KINDS = with_role('baseline')  # other ways to a sparse network, trained from θ0
+LEARNED_KINDS = with_role('learned')  # masks learned on frozen weights
