@@ -13,6 +13,11 @@ TICKET = 'lottery'  # iterative pruning's levels (level 0: the dense network)
 ONE_SHOT = 'one_shot'
 RANDOM_PRUNE = 'random_prune'  # also instability's --control value
 SINGLE = 'train'  # one training run (--masks, --presets)
+# Pruning at initialization: one kind per variant, 'pai_{method}[_layerwise][_{ablation}]' (random:
+# 'pai_random_{distribution}'); protocols.naming.pai_name gives the part after the prefix.
+PAI_PREFIX = 'pai_'
+PAI_METHOD_LABELS = {'snip': 'SNIP', 'grasp': 'GraSP', 'synflow': 'SynFlow',
+                     'magnitude': 'magnitude at init', 'random': 'random at init'}
 ROLES = ('ticket', 'control', 'baseline', 'learned', 'single')
 
 
@@ -42,6 +47,11 @@ KINDS = {
 }
 # Kinds that another --mask_criterion than magnitude suffixes with '_{criterion}'.
 PRUNED_KINDS = (TICKET, ONE_SHOT)
+
+
+def is_pai(kind):
+  """Whether `kind` is a pruning-at-initialization run's."""
+  return kind.startswith(PAI_PREFIX)
 
 
 def with_role(role):

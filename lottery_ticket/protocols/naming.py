@@ -9,6 +9,7 @@ import hashlib
 import os
 
 from foundations import paths
+from lottery_ticket.protocols import kinds
 from lottery_ticket.protocols.spec import Run
 
 DENSE = 'lottery'  # the run directory of a trial's dense network: level0/lottery/
@@ -30,6 +31,40 @@ def reinit_name(get):
 def supermask_kind(get):
   """'biprop' (binary weights) or 'edge_popup': the kind and directory of a supermask run."""
   return get('kind', None) or ('biprop' if get('binarize', False) else 'edge_popup')
+
+
+PAI_GROUP = 'prune_at_init'  # trial{N}/prune_at_init/{pai_name}/remaining{P}/
+
+
+def pai_name(method, scope='global', ablation='none', distribution=None):
+  """A pruning-at-initialization variant's directory under prune_at_init/: 'snip',
+  'synflow_layerwise', 'grasp_invert', 'random_erk' (random: named by its distribution)."""
+  name = f'random_{distribution}' if method == 'random' else method
+  if scope == 'layerwise' and method != 'random':
+    name += '_layerwise'
+  return name if ablation == 'none' else f'{name}_{ablation}'
+
+
+def pai_kind(get):
+  """'pai_{pai_name}' of a PaI run's summary (method, scope, ablation, sparsity_distribution)."""
+  return kinds.PAI_PREFIX + pai_name(get('method', ''), get('scope', 'global'),
+                                     get('ablation', 'none'), get('sparsity_distribution', None))
+
+
+def pai_variants(config):
+  """[(method, ablation, percent remaining)] of every run a PaI command trains, in order."""
+  return [(method, ablation, percent) for method in config.pai_methods
+          for ablation in config.pai_ablations for percent in config.percent_remaining]
+
+
+def pai_runs(config):
+  runs = []
+  for method, ablation, percent in pai_variants(config):
+    name = pai_name(method, config.pai_scope, ablation, config.sparsity_distribution)
+    runs.append(Run(os.path.join(paths.trial_dir(config.output_dir, config.trial), PAI_GROUP,
+                                 name, f'remaining{percent:g}'),
+                    f'trial{config.trial} {name} {percent:g}%'))
+  return runs
 
 
 def level_label(trial, level, name):
