@@ -7,6 +7,8 @@ lowest first (ties by position). Biases and BatchNorm are never scored. None of 
 model: SNIP and GraSP only read it, SynFlow works on a float64 copy.
 """
 
+import math
+
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
@@ -154,7 +156,7 @@ def _check_target(target_percent, rounds):
     raise errors.UserInputError(f'SynFlow rounds={rounds}: expected a whole number >= 1')
 
 
-def synflow(model, layers, target_percent, rounds=100):
+def synflow(model, layers, target_percent, rounds=100, layer_counts=None):
   """SynFlow (Tanaka et al. 2020): iterative, data-free pruning to `target_percent` remaining.
 
   A float64 copy of the network with every weight replaced by |w| (float32 products of many
@@ -167,6 +169,8 @@ def synflow(model, layers, target_percent, rounds=100):
   pruning.global_one_shot, the pooled survivors of `layers` shrinking geometrically to their
   final share, (target_percent/100)^(r/rounds) of them when every masked layer is in `layers`;
   the last round asks global_one_shot for target_percent itself, so it lands on its exact count.
+  With `layer_counts` each layer instead shrinks geometrically to its own final count (layer-wise
+  scope).
   The caller's model (weights, masks, dtype policy) is not changed.
 
   Args:
@@ -174,6 +178,7 @@ def synflow(model, layers, target_percent, rounds=100):
     layers: names of the prunable masked layers, pruned together.
     target_percent: percent of all masked weights remaining at the end, in (0, 100].
     rounds: the number of scoring and pruning rounds (the paper's 100).
+    layer_counts: {layer: weights it keeps at the end}, or None to prune `layers` pooled.
 
   Returns:
     (masks {layer: float32 0/1} of every masked layer, the keep scores of the last round).
@@ -209,7 +214,21 @@ def synflow(model, layers, target_percent, rounds=100):
     for name, layer in copy_layers.items():
       layer.mask.assign(masks[name].astype(np.float64))
     scores = _keep_scores(copy_layers, [s.numpy() for s in score()])
-    kept = kept_elsewhere + pooled * min(final_fraction, 1.0) ** (round_index / rounds)
+    progress = round_index / rounds
+    if layer_counts is not None:
+      masks = pruning.prune_to_counts(masks, scores, {
+          name: _scheduled_count(masks[name].size, count, progress)
+          for name, count in layer_counts.items()})
+      continue
+    kept = kept_elsewhere + pooled * min(final_fraction, 1.0) ** progress
     percent = target_percent if round_index == rounds else 100.0 * kept / total
     masks = pruning.global_one_shot(layers, masks, scores, percent)
   return masks, scores
+
+
+def _scheduled_count(size, final_count, progress):
+  """A layer's kept count after `progress` (in (0, 1]) of a geometric schedule to
+  `final_count`; exactly final_count at the end."""
+  if progress >= 1.0 or final_count <= 0:
+    return final_count
+  return max(final_count, int(math.floor(size * (final_count / size) ** progress + 0.5)))

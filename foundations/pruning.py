@@ -105,6 +105,18 @@ def global_one_shot(layers, masks, scores, target_percent):
   return prune_global(layers, (pooled - to_keep) / pooled, masks, scores)
 
 
+def prune_to_counts(masks, scores, counts):
+  """Each layer named in `counts` ({layer: survivors to keep}) pruned to that many survivors,
+  lowest scores first; the other layers keep their masks."""
+  new_masks = dict(masks)
+  for name, count in counts.items():
+    survivors = int(np.count_nonzero(masks[name]))
+    if count < survivors:  # count_to_remove(rate, survivors) == survivors - count for this rate
+      new_masks[name] = prune_layer(masks[name], scores[f'{name}/kernel'],
+                                    (survivors - count) / survivors)
+  return new_masks
+
+
 def random_masks_like(masks, rng):
   """Random masks with exactly the same number of survivors per layer as `masks`."""
   random_masks = {}

@@ -25,7 +25,8 @@ WEIGHT_INITS = catalog.WEIGHT_INITS
 # Every random choice has its own stream, so e.g. changing the data order leaves θ0 unchanged.
 SEED_PURPOSES = ('init', 'data_order', 'validation_split', 'dropout', 'reinit', 'random_prune',
                  'augment', 'copy_data_order', 'copy_augment', 'mask_criterion',
-                 'supermask_weights', 'supermask_scores')  # new purposes go last: earlier
+                 'supermask_weights', 'supermask_scores', 'pai_random', 'pai_shuffle',
+                 'pai_reinit')  # new purposes go last: earlier
 # seeds stay the same
 
 
@@ -64,6 +65,13 @@ class ExperimentConfig(network_lib.Hyperparameters):
   control: str = 'none'  # instability: 'random_prune' analyses random masks of equal counts
   binarize: bool = False  # kernels α·sign(w)·mask (binary-weight tickets; supermask: biprop)
   weight_init: str = WEIGHT_INITS[0]  # supermask: the frozen weights
+  # prune_at_init (protocols.prune_at_init): each method x ablation x --percent_remaining
+  pai_methods: Tuple[str, ...] = ()
+  pai_scope: str = 'global'  # the methods' own setting; layerwise: the network's shares
+  pai_ablations: Tuple[str, ...] = ('none',)
+  sparsity_distribution: Optional[str] = None  # random at init: foundations.sparsity
+  score_batches: int = 1  # minibatches SNIP and GraSP average over
+  synflow_rounds: int = 100
   # Data-parallel training of each run (foundations.distribution). Not a result setting: it
   # changes results only within float tolerance, so a distributed run may resume or extend a
   # single-device experiment and vice versa.
@@ -136,7 +144,8 @@ class ExperimentConfig(network_lib.Hyperparameters):
     checks += self._distribute_checks()
     for ok, flag, expected in checks:
       if not ok:
-        value = getattr(self, _FIELD_OF_FLAG.get(flag, flag))
+        fields = dict(_FIELD_OF_FLAG, **{s.flag: s.field for s in self.protocol_spec.settings})
+        value = getattr(self, fields.get(flag, flag))
         raise errors.UserInputError(f'--{flag}={_flag_text(value)}: expected {expected}')
     check_writable(self.output_dir)
     check_settings(self)

@@ -104,7 +104,7 @@ class RecordedRuns:
   @interrupts.deferred()
   def train_recorded_run(self, final_dir, masks, initial_weights, label, *, protocol,
                          start_iteration=0, capture=None, batch_order=None,
-                         augment_seed=None, **details):
+                         augment_seed=None, extra_files=None, **details):
     """Trains one run from `initial_weights` under `masks`, records it in `final_dir`.
 
     The run is claimed first (locking.RunClaim: raises locking.RunClaimed if a live process is
@@ -114,7 +114,8 @@ class RecordedRuns:
     A stop request (Ctrl-C, SIGTERM) saves a checkpoint after the current chunk of iterations,
     or lets a finished run be recorded, and raises interrupts.Interrupted saying where.
     `protocol` is the catalog name summary.json records (as 'experiment'); `start_iteration`,
-    `capture` and `augment_seed` are Trainer.train's; `batch_order` defaults to the trial's.
+    `capture` and `augment_seed` are Trainer.train's; `batch_order` defaults to the trial's;
+    `extra_files` ({file name: arrays}, e.g. scores.npz) are committed with the run.
 
     Returns:
       (summary dict, TrainingResult).
@@ -124,13 +125,13 @@ class RecordedRuns:
       if paths.is_complete(final_dir):  # finished by another process meanwhile
         return recorded_run(final_dir)
       return self._train_claimed(final_dir, masks, initial_weights, label, start_iteration,
-                                 capture, batch_order, augment_seed,
+                                 capture, batch_order, augment_seed, extra_files,
                                  dict(protocol=protocol, **details))
     finally:
       claim.release()
 
   def _train_claimed(self, final_dir, masks, initial_weights, label, start_iteration, capture,
-                     batch_order, augment_seed, details):
+                     batch_order, augment_seed, extra_files, details):
     config = self.config
     partial = paths.partial_dir(final_dir)
     checkpointer = checkpointing.Checkpointer(
@@ -170,6 +171,7 @@ class RecordedRuns:
     finally:
       tensorboard.close()
     masks, arrays = self.run_outputs(result, masks)
+    arrays = dict(extra_files or {}, **arrays)
     summary = recording.summarize(result, masks, details)
     recording.write_run(partial, result, masks, summary, arrays)
     paths.commit(partial, final_dir)

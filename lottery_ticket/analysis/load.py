@@ -51,6 +51,9 @@ def find_run_dirs(experiment_dir):
       holds = catalog.run_group(os.path.basename(group))  # the protocols' naming rules
       if holds == 'runs':
         candidates.extend(_children(group))
+      elif holds == 'groups':
+        for inner in _children(group):
+          candidates.extend(_children(inner))
       elif holds == 'run':
         candidates.append(group)
     for candidate in candidates:

@@ -12,6 +12,7 @@ import dataclasses
 import fnmatch
 
 from foundations import mask_criteria
+from foundations import sparsity
 from lottery_ticket.protocols import naming
 from lottery_ticket.protocols import spec
 from lottery_ticket.protocols.spec import Flag
@@ -23,6 +24,10 @@ REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs', 'signed_co
                 'reshuffle')
 # supermask: the frozen weights (protocols.supermask); the first is the default.
 WEIGHT_INITS = ('signed_kaiming_constant', 'kaiming_normal', 'glorot')
+# prune_at_init (protocols.prune_at_init, DESIGN.md §13)
+PAI_METHODS = ('snip', 'grasp', 'synflow', 'magnitude', 'random')
+PAI_ABLATIONS = ('none', 'shuffle', 'reinit', 'invert')  # Frankle et al. 2021's sanity checks
+PAI_SCOPES = ('global', 'layerwise')
 
 
 def _tfmot_checks(config):
@@ -42,6 +47,39 @@ def _tfmot_checks(config):
       (not config.rewind_iteration, 'rewind_iteration', '0: tfmot_pruning trains from θ0'),
       (not config.mixed_precision, 'mixed_precision', 'false with tfmot_pruning'),
   ]
+
+
+def _pai_checks(config):
+  """prune_at_init's flags: (ok, flag, expected) like validate's checks."""
+  random = 'random' in config.pai_methods
+  return [
+      (config.pai_methods, 'method', f'at least one of {PAI_METHODS}'),
+      (all(m in PAI_METHODS for m in config.pai_methods), 'method',
+       f'comma-separated values of {PAI_METHODS}'),
+      (all(a in PAI_ABLATIONS for a in config.pai_ablations), 'ablation',
+       f'comma-separated values of {PAI_ABLATIONS}'),
+      (config.pai_ablations, 'ablation', f'at least one of {PAI_ABLATIONS}'),
+      (not random or config.pai_ablations == ('none',), 'ablation',
+       'none with --method=random (a random mask has no scores to shuffle, invert or '
+       'reinitialise: run random separately)'),
+      (config.pai_scope in PAI_SCOPES, 'scope', f'one of {PAI_SCOPES}'),
+      (random or config.sparsity_distribution is None, 'sparsity_distribution',
+       'unset unless --method includes random (the other methods choose their own)'),
+      (config.sparsity_distribution in (None,) + sparsity.DISTRIBUTIONS,
+       'sparsity_distribution', f'one of {sparsity.DISTRIBUTIONS}'),
+      (config.score_batches >= 1, 'score_batches', 'an integer >= 1'),
+      (config.synflow_rounds >= 1, 'synflow_rounds', 'an integer >= 1'),
+  ]
+
+
+def _pai_distribution(values, flag):
+  """--sparsity_distribution, ERK (RigL's default) for random when unset."""
+  return getattr(values, flag) or ('erk' if 'random' in values.method else None)
+
+
+def _pai_task(task):
+  return {'pai_methods': (task['method'],), 'percent_remaining': (task['percent'],),
+          'pai_ablations': ('none',)}
 
 
 LEVELS = Flag('levels', 'integer', 20, 'Prune rounds after the dense level 0.')
@@ -195,6 +233,37 @@ REGISTRY = {protocol.name: protocol for protocol in (
              run_dirs=naming.percent_runs(naming.supermask_kind, None),
              run_kind=naming.supermask_kind,
              run_groups=('edge_popup', 'biprop')),
+    Protocol('prune_at_init', 'lottery_ticket.protocols.prune_at_init:prune_at_init',
+             flags=(Flag('method', 'list', ['snip'],
+                         'How θ0 is scored, comma-separated: snip |g⊙w|, grasp (removes the '
+                         'highest -w⊙Hg), synflow (data-free, iterative), magnitude |θ0|, '
+                         'random (per-layer counts from --sparsity_distribution).'),
+                    PERCENT_REMAINING,
+                    Flag('scope', 'enum', 'global',
+                         'global: the prunable layers pooled (the methods\' own setting); '
+                         'layerwise: each layer keeps its share of iterative pruning at that '
+                         'size.', PAI_SCOPES),
+                    Flag('sparsity_distribution', 'enum', None,
+                         'random: per-layer densities (paper: the counts iterative pruning '
+                         'keeps; uniform; er; erk, the default).', sparsity.DISTRIBUTIONS),
+                    Flag('ablation', 'list', ['none'],
+                         'Sanity checks, comma-separated: none, shuffle (permute the mask in '
+                         'each layer), reinit (fresh values for the kept weights), invert '
+                         '(keep the lowest scores).'),
+                    Flag('score_batches', 'integer', 1,
+                         'Training minibatches SNIP and GraSP average over.'),
+                    Flag('synflow_rounds', 'integer', 100,
+                         'SynFlow\'s rounds of scoring and pruning.')),
+             settings=(Setting('pai_methods', 'method', spec.strings), _PERCENTS,
+                       Setting('pai_scope', 'scope', spec.value),
+                       Setting('sparsity_distribution', 'sparsity_distribution',
+                               _pai_distribution),
+                       Setting('pai_ablations', 'ablation', spec.strings),
+                       Setting('score_batches', 'score_batches', spec.value),
+                       Setting('synflow_rounds', 'synflow_rounds', spec.value)),
+             required=('percent_remaining', 'pai_methods'), checks=_pai_checks,
+             distributable=False, run_dirs=naming.pai_runs, run_kind=naming.pai_kind,
+             nested_run_groups=(naming.PAI_GROUP,), task=_pai_task, plan_priority=1),
     Protocol('sweep', 'lottery_ticket.sweep:run',
              flags=(LEVELS, MASK_CRITERION, BINARIZE, REINIT_MODE), planner=True),
 )}
@@ -223,9 +292,11 @@ def lookup(name):
 
 
 def run_group(name):
-  """What the trial{N}/ child `name` is: 'runs' (holds run directories), 'run' (is one, or
-  its partial directory), or None."""
+  """What the trial{N}/ child `name` is: 'runs' (holds run directories), 'groups' (holds
+  directories of run directories), 'run' (is one, or its partial directory), or None."""
   for protocol in REGISTRY.values():
+    if any(fnmatch.fnmatchcase(name, pattern) for pattern in protocol.nested_run_groups):
+      return 'groups'
     if any(fnmatch.fnmatchcase(name, pattern) for pattern in protocol.run_groups):
       return 'runs'
     if name in protocol.run_names or name in [f'.{n}.partial' for n in protocol.run_names]:

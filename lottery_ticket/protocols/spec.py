@@ -50,6 +50,10 @@ def floats(values, flag):
   return parse_numbers(flag, getattr(values, flag), float)
 
 
+def strings(values, flag):
+  return tuple(getattr(values, flag))
+
+
 def integers(values, flag):
   return parse_numbers(flag, getattr(values, flag), int)
 
@@ -90,6 +94,8 @@ class Protocol:
       table, or None for the protocol's name.
     run_groups: fnmatch patterns of trial{N}/ children holding its run directories.
     run_names: names of trial{N}/ children that are themselves its runs.
+    nested_run_groups: fnmatch patterns of trial{N}/ children holding directories of run
+      directories (prune_at_init/{variant}/remaining{P}/).
     task: a sweep task {'level', 'percent', 'control_trial'} -> its config changes.
     plan_priority: the sweep's order: lower first (the critical path).
     planner: the command plans runs of other protocols and records none itself (the sweep).
@@ -113,6 +119,7 @@ class Protocol:
   run_kind: Optional[Callable] = None
   run_groups: Tuple[str, ...] = ()
   run_names: Tuple[str, ...] = ()
+  nested_run_groups: Tuple[str, ...] = ()
   task: Optional[Callable] = None
   plan_priority: int = 2
   planner: bool = False
