@@ -5,11 +5,13 @@
 writes runs.csv (one row per run), summary.csv (per kind and percent remaining, over trials),
 figure1.png, figure3.png, figure4.png, report.md, for networks reported at fixed iterations
 (ResNet, VGG) figure_iterations.png, where several mask criteria were run figure_criteria.png,
-where masks were learned (edge-popup, biprop) figure_learned_masks.png, and where instability
-analyses were run instability.csv, figure_instability_path.png and figure_instability.png into
-OUT, each file atomically; where masks can be compared, report.md has analysis.masks' section. Runs in
-progress are skipped and listed in the report. Mistakes (a missing, empty or foreign
---experiment_dir) end with one `error:` line and exit code 2, before anything is written.
+where masks were learned (edge-popup, biprop) figure_learned_masks.png, where masks were chosen
+at initialization (analysis.pruning_at_init) figure_pai.png and figure_pai_layers.png, and
+where instability analyses were run instability.csv, figure_instability_path.png and
+figure_instability.png into OUT, each file atomically; where masks can be compared, report.md
+has analysis.masks' section. Runs in progress are skipped and listed in the report. Mistakes (a
+missing, empty or foreign --experiment_dir) end with one `error:` line and exit code 2, before
+anything is written.
 """
 
 import os
@@ -27,6 +29,7 @@ from lottery_ticket.analysis import instability
 from lottery_ticket.analysis import load
 from lottery_ticket.analysis import markdown
 from lottery_ticket.analysis import masks
+from lottery_ticket.analysis import pruning_at_init
 from lottery_ticket.analysis import summary as summary_lib
 from lottery_ticket.analysis import verdicts
 
@@ -69,8 +72,11 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
   title = figures.experiment_title(df.attrs)
   instability_runs, instability_curves = instability.load_instability(experiment_dir)
   criteria_figures = criteria.figures_to_draw(table)
-  sections = criteria.criteria_section(table) + criteria.learned_masks_section(table)
-  extra_figures = [(name, caption) for name, caption, _ in criteria_figures]
+  pai = pruning_at_init.analyse(experiment_dir, runs, table)
+  pai_figures = pruning_at_init.figures_to_draw(pai)
+  sections = (criteria.criteria_section(table) + criteria.learned_masks_section(table)
+              + pruning_at_init.section(pai))
+  extra_figures = [(name, caption) for name, caption, _ in criteria_figures + pai_figures]
   if not instability_runs.empty:
     instability_table = instability.summarize(instability_runs)
     sections += instability.verdict_lines(instability_table, tolerance_points)
@@ -88,6 +94,8 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
     instability.instability_figure(instability_table, written[INSTABILITY_FIGURES[1][0]], title)
   for name, _, draw in criteria_figures:
     written[name] = draw(table, os.path.join(output_dir, name), title)
+  for name, _, draw in pai_figures:
+    written[name] = draw(pai, os.path.join(output_dir, name), title)
   save_restore.save_csv(written['runs.csv'], runs)
   save_restore.save_csv(written['summary.csv'], table)
   figures.figure1(table, written['figure1.png'], title)
