@@ -43,6 +43,8 @@ def criterion_of(kind):
 def kind_label(kind):
   if kind in KIND_LABELS:
     return KIND_LABELS[kind]
+  if kinds_lib.is_pai(kind):
+    return kinds_lib.pai_label(kind)
   pruned = criterion_of(kind)
   if pruned is not None:
     base, criterion = pruned

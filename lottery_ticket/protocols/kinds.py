@@ -54,6 +54,13 @@ def is_pai(kind):
   return kind.startswith(PAI_PREFIX)
 
 
+def pai_label(kind):
+  """'SNIP', 'SynFlow (layerwise, invert)', 'random at init (erk)' of a PaI kind."""
+  method, *rest = kind[len(PAI_PREFIX):].split('_')  # random's first part: its distribution
+  label = PAI_METHOD_LABELS.get(method, method)
+  return f'{label} ({", ".join(rest)})' if rest else label
+
+
 def with_role(role):
   """The kinds of `role` (see ROLES), in display order."""
   return tuple(name for name, kind in KINDS.items() if kind.role == role)
