@@ -34,6 +34,7 @@ from lottery_ticket import preflight
 from lottery_ticket import runner
 from lottery_ticket import sweep_plan
 from lottery_ticket import sweep_scheduler
+from lottery_ticket.protocols import catalog
 from lottery_ticket.protocols import spec as spec_lib
 
 FLAGS = flags.FLAGS
@@ -79,6 +80,11 @@ def _define_sweep_flags():
   flags.DEFINE_integer('random_prune_trials', 0, 'Random prunings per ticket.')
   flags.DEFINE_list('control_levels', None,
                     'Lottery levels that get controls (default: every level >= 1).')
+  flags.DEFINE_list('prune_at_init', [], 'Pruning-at-initialization methods (snip, grasp, '
+                    'synflow, magnitude, random), each at every --prune_at_init_remaining '
+                    '(default: none).')
+  flags.DEFINE_list('prune_at_init_remaining', ['51.3', '21.1', '7.0', '3.6'],
+                    'Percent remaining of the --prune_at_init runs.')
   flags.DEFINE_integer('workers', None, 'Worker processes (default: one per GPU; on a CPU one '
                        'per 8 cores).')
   flags.DEFINE_string('report_dir', None, 'Where the report goes (default: {output_dir}/report).')
@@ -100,6 +106,16 @@ def _settings():
   if bad:
     raise errors.UserInputError(f'--one_shot={",".join(FLAGS.one_shot)}: expected percentages '
                                 'in (0, 100]')
+  pai_methods = tuple(FLAGS.prune_at_init)
+  pai_percents = spec_lib.parse_numbers('prune_at_init_remaining',
+                                        FLAGS.prune_at_init_remaining, float)
+  if any(method not in catalog.PAI_METHODS for method in pai_methods):
+    raise errors.UserInputError(f'--prune_at_init={",".join(pai_methods)}: expected '
+                                f'comma-separated values of {catalog.PAI_METHODS}')
+  if not all(0 < p <= 100 for p in pai_percents) or (pai_methods and not pai_percents):
+    raise errors.UserInputError(
+        f'--prune_at_init_remaining={",".join(FLAGS.prune_at_init_remaining)}: expected '
+        'percentages in (0, 100]')
   for name in ('reinit_trials', 'random_prune_trials'):
     if getattr(FLAGS, name) < 0:
       raise errors.UserInputError(f'--{name}={getattr(FLAGS, name)}: expected an integer >= 0')
@@ -119,7 +135,7 @@ def _settings():
     preflight.check(dataclasses.replace(config, trial=trial))
   preflight.load_dataset(config)  # the dataset is there and readable
   tasks = plan(config, trials, one_shot, FLAGS.reinit_trials, FLAGS.random_prune_trials,
-               control_levels)
+               control_levels, pai_methods, pai_percents)
   report_dir = FLAGS.report_dir or os.path.join(config.output_dir, 'report')
   return config, tasks, workers, gpus, report_dir
 

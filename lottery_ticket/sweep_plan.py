@@ -15,7 +15,7 @@ class Task:
   id: int
   run_dir: str
   needs: tuple
-  spec: dict  # experiment, trial, level, percent, control_trial
+  spec: dict  # protocol, trial, level, percent, control_trial, method
   label: str
 
   @property
@@ -26,8 +26,12 @@ class Task:
             self.spec['trial'], self.id)
 
 
-def plan(config, trials, one_shot, reinit_trials, random_prune_trials, control_levels):
+def plan(config, trials, one_shot, reinit_trials, random_prune_trials, control_levels,
+         prune_at_init=(), prune_at_init_remaining=()):
   """Every run of the protocol as Tasks, in priority order.
+
+  `prune_at_init` methods run at each of `prune_at_init_remaining`; they need no other run,
+  unless they start from the dense run's θk (--rewind_iteration).
 
   Each task's run directory and label are the ones its protocol's catalog naming rule gives
   for the task's config (the last run that config writes): the sweep names no run itself.
@@ -50,4 +54,8 @@ def plan(config, trials, one_shot, reinit_trials, random_prune_trials, control_l
           add([ticket[level]], protocol=kind, trial=trial, level=level, control_trial=k)
     for percent in one_shot:
       add([ticket[0]], protocol='one_shot', trial=trial, percent=percent)
+    for method in prune_at_init:
+      for percent in prune_at_init_remaining:
+        add([ticket[0]] if config.rewind_iteration else [], protocol='prune_at_init',
+            trial=trial, method=method, percent=percent)
   return sorted(tasks, key=lambda task: task.priority)

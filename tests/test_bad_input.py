@@ -198,6 +198,8 @@ CASES = [
           ['--sparsity_distribution=erk'], '--sparsity_distribution=erk: expected unset unless'),
     _case('pai_percent_above_100', f'{MNIST}.prune_at_init', ['--percent_remaining=101'],
           '--percent_remaining=101: expected values in (0, 100]'),
+    _case('sweep_pai_method_unknown', SWEEP, ['--prune_at_init=snip,snap'],
+          '--prune_at_init=snip,snap: expected comma-separated values of'),
     _case('conv_percent_remaining_negative', f'{CONV}.one_shot', ['--percent_remaining=-5'],
           '--percent_remaining=-5: expected values in (0, 100]'),
     _case('conv_trial_not_integer', f'{CONV}.random_prune', ['--trial=abc'],

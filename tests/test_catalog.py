@@ -194,13 +194,17 @@ def test_plan_names_exactly_the_runs_the_protocols_write(criterion, tmp_path):
   config = _config(tmp_path, levels=2, mask_criterion=criterion, reinit_mode='reshuffle')
   trials, one_shot, control_levels = (1, 2), (51.3, 20.0), (1, 2)
   tasks = sweep.plan(config, trials, one_shot, reinit_trials=2, random_prune_trials=1,
-                     control_levels=control_levels)
+                     control_levels=control_levels, prune_at_init=('snip', 'random'),
+                     prune_at_init_remaining=(7.0,))
   written = {}
   for trial in trials:
     commands = [
         ('lottery', {}), ('one_shot', dict(percent_remaining=one_shot)),
         ('reinit', dict(ticket_levels=control_levels, control_trials=(1, 2))),
-        ('random_prune', dict(ticket_levels=control_levels, control_trials=(1,)))]
+        ('random_prune', dict(ticket_levels=control_levels, control_trials=(1,))),
+        ('prune_at_init', dict(pai_methods=('snip',), percent_remaining=(7.0,))),
+        ('prune_at_init', dict(pai_methods=('random',), percent_remaining=(7.0,),
+                               sparsity_distribution='erk'))]
     for name, changes in commands:
       command = dataclasses.replace(config, protocol=name, trial=trial, **changes)
       written.update((run.run_dir, run.label) for run in catalog.get(name).run_dirs(command))

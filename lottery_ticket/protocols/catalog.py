@@ -78,8 +78,10 @@ def _pai_distribution(values, flag):
 
 
 def _pai_task(task):
+  """A sweep's PaI task: one unablated method (random: ERK) at one size, global scope."""
   return {'pai_methods': (task['method'],), 'percent_remaining': (task['percent'],),
-          'pai_ablations': ('none',)}
+          'pai_ablations': ('none',), 'pai_scope': 'global',
+          'sparsity_distribution': 'erk' if task['method'] == 'random' else None}
 
 
 LEVELS = Flag('levels', 'integer', 20, 'Prune rounds after the dense level 0.')
