@@ -13,63 +13,20 @@ import fnmatch
 
 from foundations import mask_criteria
 from foundations import sparsity
+from lottery_ticket.protocols import checks
 from lottery_ticket.protocols import naming
 from lottery_ticket.protocols import spec
 from lottery_ticket.protocols.spec import Flag
 from lottery_ticket.protocols.spec import Protocol
 from lottery_ticket.protocols.spec import Setting
 
-CONTROLS = ('none', 'random_prune')  # instability: analyse the masks themselves or a random mask
-REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs', 'signed_constant',
-                'reshuffle')
-# supermask: the frozen weights (protocols.supermask); the first is the default.
-WEIGHT_INITS = ('signed_kaiming_constant', 'kaiming_normal', 'glorot')
-# prune_at_init (protocols.prune_at_init, DESIGN.md §13)
-PAI_METHODS = ('snip', 'grasp', 'synflow', 'magnitude', 'random')
-PAI_ABLATIONS = ('none', 'shuffle', 'reinit', 'invert')  # Frankle et al. 2021's sanity checks
-PAI_SCOPES = ('global', 'layerwise')
-
-
-def _tfmot_checks(config):
-  """What tfmot_pruning's model.fit cannot do: (ok, flag, expected) like validate's checks."""
-  unsupported = 'the default: tfmot_pruning trains with a constant learning rate'
-  return [
-      (config.training_iterations >= 2, 'training_iterations', 'an integer >= 2'),
-      (config.training_iterations % config.eval_interval == 0, 'eval_interval',
-       f'a divisor of --training_iterations={config.training_iterations}'),
-      (config.pruning == 'layerwise', 'pruning', 'layerwise: tfmot prunes each layer to a '
-       'ticket\'s sparsity there'),
-      (not config.lr_milestones, 'lr_milestones', unsupported),
-      (not config.warmup_iterations, 'warmup_iterations', unsupported),
-      (not config.weight_decay, 'weight_decay', 'the default 0 with tfmot_pruning'),
-      (config.lr_schedule == 'step', 'lr_schedule', unsupported),
-      (not config.augment, 'augment', 'false with tfmot_pruning'),
-      (not config.rewind_iteration, 'rewind_iteration', '0: tfmot_pruning trains from θ0'),
-      (not config.mixed_precision, 'mixed_precision', 'false with tfmot_pruning'),
-  ]
-
-
-def _pai_checks(config):
-  """prune_at_init's flags: (ok, flag, expected) like validate's checks."""
-  random = 'random' in config.pai_methods
-  return [
-      (config.pai_methods, 'method', f'at least one of {PAI_METHODS}'),
-      (all(m in PAI_METHODS for m in config.pai_methods), 'method',
-       f'comma-separated values of {PAI_METHODS}'),
-      (all(a in PAI_ABLATIONS for a in config.pai_ablations), 'ablation',
-       f'comma-separated values of {PAI_ABLATIONS}'),
-      (config.pai_ablations, 'ablation', f'at least one of {PAI_ABLATIONS}'),
-      (not random or config.pai_ablations == ('none',), 'ablation',
-       'none with --method=random (a random mask has no scores to shuffle, invert or '
-       'reinitialise: run random separately)'),
-      (config.pai_scope in PAI_SCOPES, 'scope', f'one of {PAI_SCOPES}'),
-      (random or config.sparsity_distribution is None, 'sparsity_distribution',
-       'unset unless --method includes random (the other methods choose their own)'),
-      (config.sparsity_distribution in (None,) + sparsity.DISTRIBUTIONS,
-       'sparsity_distribution', f'one of {sparsity.DISTRIBUTIONS}'),
-      (config.score_batches >= 1, 'score_batches', 'an integer >= 1'),
-      (config.synflow_rounds >= 1, 'synflow_rounds', 'an integer >= 1'),
-  ]
+# The values protocols' flags take (protocols.checks, with the checks of their settings).
+CONTROLS = checks.CONTROLS
+REINIT_MODES = checks.REINIT_MODES
+WEIGHT_INITS = checks.WEIGHT_INITS
+PAI_METHODS = checks.PAI_METHODS
+PAI_ABLATIONS = checks.PAI_ABLATIONS
+PAI_SCOPES = checks.PAI_SCOPES
 
 
 def _pai_distribution(values, flag):
@@ -211,7 +168,7 @@ REGISTRY = {protocol.name: protocol for protocol in (
              run_dirs=naming.instability_runs),
     Protocol('tfmot_pruning', 'lottery_ticket.protocols.tfmot_pruning:tfmot_pruning',
              flags=(PERCENT_REMAINING,), settings=(_PERCENTS,), required=('percent_remaining',),
-             checks=_tfmot_checks, distributable=False,
+             checks=checks.tfmot_checks, distributable=False,
              trains=lambda network: not network.normalize_inputs,
              run_dirs=naming.percent_runs(_tfmot_name, 'tfmot'), run_groups=('tfmot_pruning',)),
     Protocol('supermask', 'lottery_ticket.protocols.supermask:supermask',
@@ -263,7 +220,7 @@ REGISTRY = {protocol.name: protocol for protocol in (
                        Setting('pai_ablations', 'ablation', spec.strings),
                        Setting('score_batches', 'score_batches', spec.value),
                        Setting('synflow_rounds', 'synflow_rounds', spec.value)),
-             required=('percent_remaining', 'pai_methods'), checks=_pai_checks,
+             required=('percent_remaining', 'pai_methods'), checks=checks.pai_checks,
              distributable=False, run_dirs=naming.pai_runs, run_kind=naming.pai_kind,
              nested_run_groups=(naming.PAI_GROUP,), task=_pai_task, plan_priority=1),
     Protocol('sweep', 'lottery_ticket.sweep:run',
