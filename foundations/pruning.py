@@ -25,6 +25,22 @@ def count_to_remove(rate, survivors):
   return int(math.floor(rate * survivors + 0.5))
 
 
+def lowest_first(scores, count):
+  """Indices of the `count` lowest of the 1-D `scores`, ties (and NaNs, which rank last) by
+  index, lower first: the set np.lexsort((index, scores))[:count] gives, found in O(n) by
+  np.partition instead of a sort (pruning a 20M-weight network is then fast)."""
+  if count <= 0:
+    return np.zeros(0, np.int64)
+  if count >= scores.size:
+    return np.arange(scores.size)
+  threshold = np.partition(scores, count - 1)[count - 1]
+  if np.isnan(threshold):  # every number, then the first NaNs
+    numbers = np.flatnonzero(~np.isnan(scores))
+    return np.concatenate([numbers, np.flatnonzero(np.isnan(scores))[:count - numbers.size]])
+  below = np.flatnonzero(scores < threshold)
+  return np.concatenate([below, np.flatnonzero(scores == threshold)[:count - below.size]])
+
+
 def prune_layer(mask, scores, rate):
   """A new mask with round(rate x survivors) more of this layer's weights removed, lowest
   scores first."""
@@ -32,9 +48,8 @@ def prune_layer(mask, scores, rate):
   survivors = np.flatnonzero(mask.ravel())
   n_remove = count_to_remove(rate, survivors.size)
   survivor_scores = np.asarray(scores).ravel()[survivors]
-  order = np.lexsort((survivors, survivor_scores))  # by score, then by position
   new_mask = mask.ravel().astype(np.float32)  # a copy
-  new_mask[survivors[order[:n_remove]]] = 0.0
+  new_mask[survivors[lowest_first(survivor_scores, n_remove)]] = 0.0  # survivors: by position
   return new_mask.reshape(mask.shape)
 
 
@@ -77,8 +92,8 @@ def prune_global(layers, rate, masks, scores):
   layer_index = np.concatenate([np.full(s.size, i) for i, s in enumerate(survivors)] or
                                [np.zeros(0, int)])
   position = np.concatenate(survivors or [np.zeros(0, int)])
-  order = np.lexsort((position, layer_index, pooled_scores))
-  removed = order[:count_to_remove(rate, pooled_scores.size)]
+  # Pooled in (layer, position) order, so ties go to earlier layers, then lower positions.
+  removed = lowest_first(pooled_scores, count_to_remove(rate, pooled_scores.size))
   new_masks = {name: np.asarray(mask, np.float32).copy() for name, mask in masks.items()}
   for i, name in enumerate(layers):
     flat = new_masks[name].reshape(-1)

@@ -190,3 +190,13 @@ def test_reshuffle_reinit_permutes_survivors_among_survivor_positions():
   assert not np.array_equal(weights, kernel)
   other_level = _reinit('reshuffle', {'a/kernel': kernel}, {'a': mask}, level=2)['a/kernel']
   assert not np.array_equal(other_level, weights)
+
+
+def test_lowest_first_is_the_lexsort_order_as_a_set():
+  rng = np.random.default_rng(0)
+  for size, values in ((50, 3), (200, 1000), (64, 2)):
+    scores = rng.integers(0, values, size).astype(np.float64)
+    scores[rng.integers(0, size, 3)] = np.nan
+    for count in (0, 1, size // 3, size - 2, size):
+      expected = set(np.lexsort((np.arange(size), scores))[:count].tolist())
+      assert set(pruning.lowest_first(scores, count).tolist()) == expected
