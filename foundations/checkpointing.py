@@ -1,7 +1,8 @@
 """Mid-run checkpoints: a TrainingState saved atomically to one .npz file, and loaded back.
 
-A checkpoint holds every model and optimizer variable, the metric rows so far, the iteration
-and the run's initial weights. Because minibatch order is a function of the iteration
+A checkpoint holds every model and optimizer variable, the metric rows so far (with an
+evaluation tracker's columns and state, if the run has one), the iteration and the run's initial
+weights. Because minibatch order is a function of the iteration
 (foundations.batching), continuing from it reproduces the uninterrupted run bit for bit.
 
 A stop request (Ctrl-C or SIGTERM, see foundations.interrupts) makes a checkpoint due after the
@@ -48,6 +49,13 @@ class Checkpointer:
     arrays = {'iteration': np.array(state.iteration), 'wall_seconds': np.array(
         state.wall_seconds), 'rows': rows,
               'interval': np.array(state.interval, dtype=np.float64).reshape(-1, 3)}
+    first = state.rows[0] if state.rows else {}
+    extra = [c for c in first if c not in trainer_lib.METRIC_COLUMNS]
+    if extra:  # a tracker's columns (e.g. mask_distance)
+      arrays['tracker_columns'] = np.array(extra)
+      arrays['tracker_rows'] = np.array([[row.get(c, np.nan) for c in extra] for row in state.rows],
+                                        dtype=np.float64)
+    arrays.update({f'tracker/{k}': v for k, v in state.tracker.items()})
     arrays.update({f'initial/{k}': v for k, v in state.initial_weights.items()})
     arrays.update({f'variables/{k}': v for k, v in state.variables.items()})
     save_restore.save_arrays(self.path, arrays)
@@ -81,6 +89,10 @@ class Checkpointer:
   def _state(self, arrays):
     try:
       rows = [dict(zip(trainer_lib.METRIC_COLUMNS, row)) for row in arrays['rows'].tolist()]
+      if 'tracker_columns' in arrays:
+        columns = [str(c) for c in arrays['tracker_columns'].tolist()]
+        for row, values in zip(rows, arrays['tracker_rows'].tolist()):
+          row.update(zip(columns, values))
       for row in rows:
         row['iteration'] = int(row['iteration'])
       state = trainer_lib.TrainingState(
@@ -91,7 +103,8 @@ class Checkpointer:
           variables={k[len('variables/'):]: v for k, v in arrays.items()
                      if k.startswith('variables/')},
           interval=[(int(steps), loss, accuracy) for steps, loss, accuracy
-                    in arrays.get('interval', np.zeros((0, 3))).tolist()])
+                    in arrays.get('interval', np.zeros((0, 3))).tolist()],
+          tracker={k[len('tracker/'):]: v for k, v in arrays.items() if k.startswith('tracker/')})
     except (KeyError, ValueError, TypeError) as e:
       raise errors.UserInputError(f'{self.path}: not a training checkpoint ({e})') from None
     self._last_iteration, self._last_seconds = state.iteration, state.wall_seconds

@@ -12,7 +12,6 @@ Each run starts from the weights and masks it is given, with the optimizer state
 (a fresh optimizer: Adam moments never leak from one round into the next).
 """
 
-import dataclasses
 import time
 
 import numpy as np
@@ -26,33 +25,14 @@ from foundations import errors
 from foundations import evaluation
 from foundations import model_state
 from foundations import train_step
+from foundations import training_state
 
 # Iterations per compiled call at most; a checkpoint or a stop request (Ctrl-C) waits for the
 # call in progress. Calls end at evaluations too, so LeNet's (every 100) are unchanged.
 MAX_CHUNK_ITERATIONS = 100
-METRIC_COLUMNS = ('iteration', 'train_loss', 'train_accuracy', 'validation_loss',
-                  'validation_accuracy', 'test_loss', 'test_accuracy')
-
-
-@dataclasses.dataclass
-class TrainingResult:
-  initial_weights: dict  # as given (pruned positions zero)
-  final_weights: dict  # kernel * mask
-  history: pd.DataFrame  # METRIC_COLUMNS: the starting weights' row, then one per evaluation
-  wall_seconds: float
-  steps_per_second: float
-
-
-@dataclasses.dataclass
-class TrainingState:
-  """A run after `iteration` steps: enough to continue it exactly (see Trainer.train)."""
-  iteration: int
-  rows: list  # metric rows so far
-  wall_seconds: float
-  initial_weights: dict
-  variables: dict  # 'model/{i}', 'optimizer/{i}' and 'random/{i}' (dropout RNG) -> array
-  interval: list = dataclasses.field(default_factory=list)  # (steps, loss, accuracy) of the
-  # compiled calls since the last evaluation, when saved between evaluations
+METRIC_COLUMNS = training_state.METRIC_COLUMNS
+TrainingResult = training_state.TrainingResult
+TrainingState = training_state.TrainingState
 
 
 def random_states(model):
@@ -182,13 +162,13 @@ class Trainer:
             **{f'optimizer/{i}': v for i, v in enumerate(self.optimizer.variables)},
             **{f'random/{i}': v for i, v in enumerate(self._random_states)}}
 
-  def snapshot(self, iteration, rows, wall_seconds, initial_weights, interval=()):
+  def snapshot(self, iteration, rows, wall_seconds, initial_weights, interval=(), tracker=None):
     """The TrainingState after `iteration` steps, for a checkpoint."""
     return TrainingState(
         iteration=iteration, rows=list(rows), wall_seconds=wall_seconds,
         initial_weights=initial_weights,
         variables={k: v.numpy() for k, v in self._state_variables().items()},
-        interval=list(interval))
+        interval=list(interval), tracker=dict(tracker or {}))
 
   def check_state(self, state, source='checkpoint'):
     """Raises UserInputError unless `state` has this trainer's variables, names and shapes."""
@@ -203,7 +183,7 @@ class Trainer:
 
   def train(self, initial_weights, masks, training_iterations, batch_order, eval_interval=100,
             on_eval=None, resume=None, checkpoint=None, start_iteration=0, capture=None,
-            eval_iterations=(), augment_seed=None):
+            eval_iterations=(), augment_seed=None, tracker=None):
     """Trains from `initial_weights` under `masks` from `start_iteration` to `training_iterations`.
 
     Args:
@@ -225,6 +205,9 @@ class Trainer:
       eval_iterations: further iterations at which to evaluate (e.g. the report iterations).
       augment_seed: this run's augmentation seed (default: the trainer's), e.g. to train two
         copies under different SGD noise.
+      tracker: optional evaluation tracker (e.g. early_bird.MaskDistance): start(state),
+        called with the weights at every evaluation for more columns of its row, and state()
+        for a checkpoint; it only reads the weights.
 
     Returns:
       A TrainingResult; its history starts with the masked network's validation and test
@@ -241,11 +224,23 @@ class Trainer:
     self._reset_random_states()
     self._step.augment_seed.assign(self._default_augment_seed if augment_seed is None
                                    else augment_seed)
+    columns = METRIC_COLUMNS + (tracker.columns if tracker is not None else ())
+
+    def tracked(row):
+      if tracker is not None:
+        row.update(tracker(model_state.get_weights(self.model)))
+      return row
+
     if resume is None:
       initial = model_state.get_weights(self.model)
-      rows, iteration, previous_seconds = [self._row(start_iteration)], start_iteration, 0
+      if tracker is not None:
+        tracker.start()
+      rows = [tracked(self._row(start_iteration))]
+      iteration, previous_seconds = start_iteration, 0
     else:
       self._restore(resume)
+      if tracker is not None:
+        tracker.start(resume.tracker)
       rows, iteration, previous_seconds = list(resume.rows), resume.iteration, resume.wall_seconds
       initial = resume.initial_weights
     evaluations = evaluation.evaluation_iterations(training_iterations, eval_interval,
@@ -264,27 +259,28 @@ class Trainer:
       if capture is not None and iteration == capture[0]:
         capture[1](model_state.get_weights(self.model))
       if iteration in evaluations:
-        row = self._row(iteration, evaluation.chunk_mean(chunks, 1),
-                        evaluation.chunk_mean(chunks, 2))
+        row = tracked(self._row(iteration, evaluation.chunk_mean(chunks, 1),
+                                evaluation.chunk_mean(chunks, 2)))
         chunks = []
         rows.append(row)
         if not np.isfinite(row['train_loss']):
           error = errors.TrainingDivergedError(
               f'training loss became {row["train_loss"]} by iteration {iteration}')
-          error.history = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+          error.history = pd.DataFrame(rows, columns=columns)
           raise error
         if on_eval is not None:
           on_eval(row, time.perf_counter() - start)
       elapsed = time.perf_counter() - start
       if checkpoint is not None and iteration < training_iterations and checkpoint.due(
           iteration, elapsed):
-        checkpoint.save(self.snapshot(iteration, rows, elapsed, initial, chunks))
+        checkpoint.save(self.snapshot(iteration, rows, elapsed, initial, chunks,
+                                      tracker.state() if tracker is not None else {}))
     wall_seconds = time.perf_counter() - start
     steps_run = training_iterations - start_iteration
     return TrainingResult(
         initial_weights=initial,
         final_weights=model_state.get_weights(self.model),
-        history=pd.DataFrame(rows, columns=METRIC_COLUMNS),
+        history=pd.DataFrame(rows, columns=columns),
         wall_seconds=wall_seconds,
         steps_per_second=steps_run / wall_seconds if wall_seconds > 0 else 0.0)
 

@@ -3,6 +3,7 @@
 
 import numpy as np
 
+from foundations import early_bird
 from foundations import mask_criteria
 from foundations import pruning
 
@@ -55,3 +56,14 @@ class PruningPolicy:
                                    percent_remaining)
     return lambda masks, weights, initial=None: pruning.prune_by_percent(
         rates, masks, scores(masks, weights, initial))
+
+  def early_bird_tracker(self, masks, initial_weights):
+    """An early_bird.MaskDistance for a dense run (every mask all ones, weights trained): at
+    each evaluation, the mask the next pruning step (level 1) would draw from the weights and
+    its distance to the previous evaluation's. None for any other run."""
+    if self.config.protocol_spec.frozen_weights or not all(
+        np.all(mask > 0) for mask in masks.values()):
+      return None
+    dense = self.full_masks()
+    return early_bird.MaskDistance(
+        lambda weights: self.prune(dense, weights, initial_weights, level=1))

@@ -158,7 +158,8 @@ class RecordedRuns:
           batch_order or self.batch_order(),
           config.eval_interval, on_eval, resume=resume, checkpoint=checkpointer,
           start_iteration=start_iteration, capture=capture,
-          eval_iterations=config.report_iterations, augment_seed=augment_seed)
+          eval_iterations=config.report_iterations, augment_seed=augment_seed,
+          tracker=self.early_bird_tracker(masks, initial_weights))
     except errors.TrainingDivergedError as e:
       tensorboard.close()  # before the directory is renamed
       recording.write_diverged_run(partial, masks, e, details)

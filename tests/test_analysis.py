@@ -7,6 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from lottery_ticket.analysis import early_bird
 from lottery_ticket.analysis import load
 from lottery_ticket.analysis import report
 from lottery_ticket.analysis import summary
@@ -82,7 +83,9 @@ def test_report_entry_point(experiment_dir, tmp_path):
   process = conftest.run_module('lottery_ticket.analysis.report',
                                 f'--experiment_dir={experiment_dir}', f'--output_dir={output_dir}')
   assert process.returncode == 0, process.stderr
-  assert sorted(os.listdir(output_dir)) == sorted(report.OUTPUT_FILES)
+  # the dense run recorded mask distances: the early-bird figure joins the usual files
+  assert sorted(os.listdir(output_dir)) == sorted(report.OUTPUT_FILES + (
+      early_bird.FIGURE[0],))
   for name in report.OUTPUT_FILES:
     assert os.path.getsize(os.path.join(output_dir, name)) > 0
   text = open(os.path.join(output_dir, 'report.md')).read()
@@ -91,6 +94,7 @@ def test_report_entry_point(experiment_dir, tmp_path):
   assert '| random reinit | 64.1 | 1/1 |' in text
   assert 'winning ticket (one-shot pruning) at 20%: no winning ticket' in text
   assert 'Nothing skipped' in text
+  assert '## Early-bird tickets' in text and '- Trial 1: ' in text
   runs = pd.read_csv(os.path.join(output_dir, 'runs.csv'))
   assert sorted(runs['run']) == sorted(EXPECTED_RUNS)
 

@@ -3,6 +3,7 @@ import pytest
 import tf_keras as keras
 
 from foundations import batching
+from foundations import early_bird
 from foundations import errors
 from foundations import model_state
 from foundations import pruning
@@ -134,3 +135,25 @@ def test_resume_with_dropout_is_bit_exact(setup):
     for key, value in full.final_weights.items():
       np.testing.assert_array_equal(result.final_weights[key], value)
     assert result.history.equals(full.history)
+
+
+def test_mask_distance_is_the_hamming_distance_of_consecutive_evaluations_masks(setup):
+  t, initial, ones = setup
+  rates = {'hidden1': 0.2, 'hidden2': 0.2, 'output': 0.1}
+
+  def draw(weights):
+    return pruning.prune_by_percent(rates, ones, {k: np.abs(v) for k, v in weights.items()})
+
+  seen = []  # the weights at every evaluation after the first, read independently
+  tracker = early_bird.MaskDistance(draw)
+  result = t.train(initial, ones, 30, batching.BatchOrder(200, 20, 0), eval_interval=10,
+                   on_eval=lambda row, _: seen.append(model_state.get_weights(t.model)),
+                   tracker=tracker)
+  masks = [draw(initial)] + [draw(weights) for weights in seen]
+  expected = [sum(int((a[n] != b[n]).sum()) for n in a) / sum(m.size for m in a.values())
+              for a, b in zip(masks, masks[1:])]
+  distances = result.history['mask_distance'].tolist()
+  assert np.isnan(distances[0]) and distances[1:] == expected and expected[0] > 0
+  assert tracker.state().keys() == ones.keys()
+  assert early_bird.emerged([np.nan, 0.3, 0.05, 0.01, 0.02, 0.04, 0.03], 0.1, window=4) == 5
+  assert early_bird.emerged([np.nan, 0.3, 0.2], 0.1) is None

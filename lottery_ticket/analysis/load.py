@@ -14,6 +14,7 @@ import re
 
 import pandas as pd
 
+from foundations import early_bird
 from foundations import errors
 from foundations import paths
 from lottery_ticket.protocols import catalog
@@ -21,7 +22,9 @@ from lottery_ticket.protocols import catalog
 METRIC_COLUMNS = ('train_loss', 'train_accuracy', 'validation_loss', 'validation_accuracy',
                   'test_loss', 'test_accuracy')
 RUN_COLUMNS = ('run', 'trial', 'level', 'kind', 'percent_remaining')
-COLUMNS = RUN_COLUMNS + ('iteration',) + METRIC_COLUMNS
+# Recorded by some runs only (dense runs: early_bird's mask distance); NaN for the others.
+OPTIONAL_COLUMNS = (early_bird.COLUMN,)
+COLUMNS = RUN_COLUMNS + ('iteration',) + METRIC_COLUMNS + OPTIONAL_COLUMNS
 IN_PROGRESS = 'in progress'
 _TRIAL = re.compile(r'trial(\d+)$')
 _PARTIAL = re.compile(r'\.(.+)\.partial$')
@@ -92,7 +95,8 @@ def read_run(run_dir, experiment_dir):
     raise ValueError(f'{paths.METRICS} lacks columns {missing}')
   if metrics.empty:
     raise ValueError(f'{paths.METRICS} has no rows')
-  metrics = metrics[['iteration', *METRIC_COLUMNS]].apply(pd.to_numeric, errors='raise')
+  metrics = metrics.reindex(columns=['iteration', *METRIC_COLUMNS, *OPTIONAL_COLUMNS])
+  metrics = metrics.apply(pd.to_numeric, errors='raise')
   level = summary.get('level')
   identity = dict(run=os.path.relpath(run_dir, experiment_dir), trial=int(summary['trial']),
                   level=None if level is None else int(level), kind=run_kind(summary),

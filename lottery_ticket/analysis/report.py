@@ -24,6 +24,7 @@ from foundations import errors
 from foundations import save_restore
 from lottery_ticket.analysis import coverage
 from lottery_ticket.analysis import criteria
+from lottery_ticket.analysis import early_bird
 from lottery_ticket.analysis import figures
 from lottery_ticket.analysis import instability
 from lottery_ticket.analysis import load
@@ -81,6 +82,10 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
     instability_table = instability.summarize(instability_runs)
     sections += instability.verdict_lines(instability_table, tolerance_points)
     extra_figures += INSTABILITY_FIGURES
+  distances = early_bird.dense_distances(df)
+  sections += early_bird.section(distances)
+  if distances:
+    extra_figures.append(early_bird.FIGURE)
   sections += masks.section(masks.analyse(experiment_dir, df), experiment_dir)
   text = markdown.report_text(title, experiment_dir, runs, table, coverage.missing_runs(runs),
                               tolerance_points, sections, extra_figures)
@@ -94,6 +99,9 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
     instability.instability_figure(instability_table, written[INSTABILITY_FIGURES[1][0]], title)
   for name, _, draw in criteria_figures:
     written[name] = draw(table, os.path.join(output_dir, name), title)
+  if distances:
+    written[early_bird.FIGURE[0]] = early_bird.figure(
+        distances, os.path.join(output_dir, early_bird.FIGURE[0]), title)
   for name, _, draw in pai_figures:
     written[name] = draw(pai, os.path.join(output_dir, name), title)
   save_restore.save_csv(written['runs.csv'], runs)
