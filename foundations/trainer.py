@@ -183,7 +183,7 @@ class Trainer:
 
   def train(self, initial_weights, masks, training_iterations, batch_order, eval_interval=100,
             on_eval=None, resume=None, checkpoint=None, start_iteration=0, capture=None,
-            eval_iterations=(), augment_seed=None, tracker=None):
+            eval_iterations=(), augment_seed=None, tracker=None, stop_when=None):
     """Trains from `initial_weights` under `masks` from `start_iteration` to `training_iterations`.
 
     Args:
@@ -208,6 +208,9 @@ class Trainer:
       tracker: optional evaluation tracker (e.g. early_bird.MaskDistance): start(state),
         called with the weights at every evaluation for more columns of its row, and state()
         for a checkpoint; it only reads the weights.
+      stop_when: optional callable(history rows so far) -> bool, asked after every evaluation:
+        True ends the run there (e.g. early_bird.emerged); the result is that of the
+        evaluation's weights.
 
     Returns:
       A TrainingResult; its history starts with the masked network's validation and test
@@ -270,13 +273,15 @@ class Trainer:
           raise error
         if on_eval is not None:
           on_eval(row, time.perf_counter() - start)
+        if stop_when is not None and stop_when(rows):
+          break
       elapsed = time.perf_counter() - start
       if checkpoint is not None and iteration < training_iterations and checkpoint.due(
           iteration, elapsed):
         checkpoint.save(self.snapshot(iteration, rows, elapsed, initial, chunks,
                                       tracker.state() if tracker is not None else {}))
     wall_seconds = time.perf_counter() - start
-    steps_run = training_iterations - start_iteration
+    steps_run = iteration - start_iteration
     return TrainingResult(
         initial_weights=initial,
         final_weights=model_state.get_weights(self.model),

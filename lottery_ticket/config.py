@@ -44,6 +44,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
   trial: int = 1
   seed: int = 0
   levels: int = 0  # lottery: prune rounds after the dense level 0
+  early_bird_epsilon: Optional[float] = None  # lottery: early-bird search (protocols.early_bird)
   percent_remaining: Tuple[float, ...] = ()  # one_shot, tfmot_pruning, supermask targets
   ticket_levels: Tuple[int, ...] = ()  # --level: the lottery levels whose tickets reinit and
   # random_prune control and instability analyses

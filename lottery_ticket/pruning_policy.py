@@ -57,13 +57,16 @@ class PruningPolicy:
     return lambda masks, weights, initial=None: pruning.prune_by_percent(
         rates, masks, scores(masks, weights, initial))
 
+  def mask_tracker(self, masks, initial_weights, level):
+    """An early_bird.MaskDistance: at each evaluation, the mask the pruning step making
+    `level` would draw from the weights under `masks`, and its distance to the previous one."""
+    return early_bird.MaskDistance(
+        lambda weights: self.prune(masks, weights, initial_weights, level))
+
   def early_bird_tracker(self, masks, initial_weights):
-    """An early_bird.MaskDistance for a dense run (every mask all ones, weights trained): at
-    each evaluation, the mask the next pruning step (level 1) would draw from the weights and
-    its distance to the previous evaluation's. None for any other run."""
+    """mask_tracker for a dense run (every mask all ones, weights trained), toward level 1;
+    None for any other run."""
     if self.config.protocol_spec.frozen_weights or not all(
         np.all(mask > 0) for mask in masks.values()):
       return None
-    dense = self.full_masks()
-    return early_bird.MaskDistance(
-        lambda weights: self.prune(dense, weights, initial_weights, level=1))
+    return self.mask_tracker(self.full_masks(), initial_weights, 1)

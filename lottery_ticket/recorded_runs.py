@@ -104,7 +104,8 @@ class RecordedRuns:
   @interrupts.deferred()
   def train_recorded_run(self, final_dir, masks, initial_weights, label, *, protocol,
                          start_iteration=0, capture=None, batch_order=None,
-                         augment_seed=None, extra_files=None, **details):
+                         augment_seed=None, extra_files=None, tracker=None, stop_when=None,
+                         **details):
     """Trains one run from `initial_weights` under `masks`, records it in `final_dir`.
 
     The run is claimed first (locking.RunClaim: raises locking.RunClaimed if a live process is
@@ -115,7 +116,9 @@ class RecordedRuns:
     or lets a finished run be recorded, and raises interrupts.Interrupted saying where.
     `protocol` is the catalog name summary.json records (as 'experiment'); `start_iteration`,
     `capture` and `augment_seed` are Trainer.train's; `batch_order` defaults to the trial's;
-    `extra_files` ({file name: arrays}, e.g. scores.npz) are committed with the run.
+    `extra_files` ({file name: arrays}, e.g. scores.npz) are committed with the run;
+    `tracker` and `stop_when` are Trainer.train's (tracker default: a dense run's
+    early_bird_tracker).
 
     Returns:
       (summary dict, TrainingResult).
@@ -124,14 +127,16 @@ class RecordedRuns:
     try:
       if paths.is_complete(final_dir):  # finished by another process meanwhile
         return recorded_run(final_dir)
+      loop = dict(capture=capture, augment_seed=augment_seed, stop_when=stop_when,
+                  tracker=tracker or self.early_bird_tracker(masks, initial_weights),
+                  batch_order=batch_order or self.batch_order())
       return self._train_claimed(final_dir, masks, initial_weights, label, start_iteration,
-                                 capture, batch_order, augment_seed, extra_files,
-                                 dict(protocol=protocol, **details))
+                                 loop, extra_files, dict(protocol=protocol, **details))
     finally:
       claim.release()
 
-  def _train_claimed(self, final_dir, masks, initial_weights, label, start_iteration, capture,
-                     batch_order, augment_seed, extra_files, details):
+  def _train_claimed(self, final_dir, masks, initial_weights, label, start_iteration, loop,
+                     extra_files, details):
     config = self.config
     partial = paths.partial_dir(final_dir)
     checkpointer = checkpointing.Checkpointer(
@@ -154,12 +159,9 @@ class RecordedRuns:
     details = self.run_details(start_iteration=start_iteration, **details)
     try:
       result = self.trainer.train(
-          initial_weights, masks, config.training_iterations,
-          batch_order or self.batch_order(),
+          initial_weights, masks, config.training_iterations, loop.pop('batch_order'),
           config.eval_interval, on_eval, resume=resume, checkpoint=checkpointer,
-          start_iteration=start_iteration, capture=capture,
-          eval_iterations=config.report_iterations, augment_seed=augment_seed,
-          tracker=self.early_bird_tracker(masks, initial_weights))
+          start_iteration=start_iteration, eval_iterations=config.report_iterations, **loop)
     except errors.TrainingDivergedError as e:
       tensorboard.close()  # before the directory is renamed
       recording.write_diverged_run(partial, masks, e, details)

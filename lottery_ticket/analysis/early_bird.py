@@ -21,6 +21,8 @@ def dense_distances(df):
   """{trial: DataFrame(iteration, mask_distance)} of the dense runs (lottery level 0) that
   recorded mask distances (df: load.load_experiment's)."""
   dense = df[(df['kind'] == kinds_lib.TICKET) & (df['level'] == 0)]
+  if dense.empty:  # an early-bird experiment alone: its level-0 search
+    dense = df[(df['kind'] == kinds_lib.EARLY_BIRD_SEARCH) & (df['level'] == 0)]
   curves = {}
   for trial, rows in dense.groupby('trial'):
     if rows[early_bird.COLUMN].notna().any():
@@ -28,7 +30,43 @@ def dense_distances(df):
   return curves
 
 
-def section(curves, epsilon=EPSILON):
+def _iterations_trained(df):
+  """{run: iterations it trained} (its last evaluation minus its first)."""
+  grouped = df.groupby('run')['iteration']
+  return (grouped.max() - grouped.min()).to_dict()
+
+
+def comparison_lines(df, runs):
+  """The early-bird tickets against IMP's of the same level (means over trials) and the
+  iterations each way took in all; [] without early-bird tickets."""
+  tickets = runs[runs['kind'] == kinds_lib.EARLY_BIRD_TICKET]
+  if tickets.empty:
+    return []
+  trained = _iterations_trained(df)
+  searches = runs[runs['kind'] == kinds_lib.EARLY_BIRD_SEARCH]
+  imp = runs[runs['kind'] == kinds_lib.TICKET]
+  lines = ['| level | % remaining | IMP ticket | early-bird ticket | difference (points) | '
+           'search stopped at |', '|---|---|---|---|---|---|']
+  for level, rows in tickets.groupby('level'):
+    eb = rows['test_accuracy_at_early_stop'].mean() * 100
+    same = imp[imp['level'] == level]['test_accuracy_at_early_stop']
+    search = searches[searches['level'] == level - 1]
+    stopped = ', '.join(f'{trained[r]:,}' for r in search['run'])
+    imp_text, gap = (f'{same.mean() * 100:.2f}%', f'{eb - same.mean() * 100:+.2f}') \
+        if not same.empty else ('—', '—')
+    lines.append(f'| {int(level)} | {rows["percent_remaining"].mean():.1f} | {imp_text} | '
+                 f'{eb:.2f}% | {gap} | {stopped or "—"} |')
+  early_bird_total = sum(trained[r] for r in list(searches['run']) + list(tickets['run']))
+  levels = set(tickets['level'])
+  imp_runs = imp[imp['level'].isin(levels | {0})]['run']
+  imp_total = sum(trained[r] for r in imp_runs)
+  lines += ['', f'Iterations in all: early-bird {early_bird_total:,} (its truncated searches '
+            f'and one full training per ticket) vs IMP {imp_total:,} (levels 0-{max(levels)} '
+            'at the full budget' + ('' if len(imp_runs) else '; none recorded') + ').', '']
+  return lines
+
+
+def section(curves, epsilon=EPSILON, comparison=()):
   """Lines of the 'Early-bird tickets' section, or [] without mask distances."""
   if not curves:
     return []
@@ -48,7 +86,7 @@ def section(curves, epsilon=EPSILON):
     else:
       lines.append(f'- Trial {trial}: emerged at iteration {curve["iteration"].iloc[index]:,} '
                    f'of {last:,} (distance then {distances[index]:.4f}).')
-  return lines + ['']
+  return lines + [''] + list(comparison)
 
 
 def figure(curves, path, title, epsilon=EPSILON):

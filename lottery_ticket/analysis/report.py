@@ -83,7 +83,7 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
     sections += instability.verdict_lines(instability_table, tolerance_points)
     extra_figures += INSTABILITY_FIGURES
   distances = early_bird.dense_distances(df)
-  sections += early_bird.section(distances)
+  sections += early_bird.section(distances, comparison=early_bird.comparison_lines(df, runs))
   if distances:
     extra_figures.append(early_bird.FIGURE)
   sections += masks.section(masks.analyse(experiment_dir, df), experiment_dir)

@@ -42,6 +42,10 @@ def _pai_task(task):
 
 
 LEVELS = Flag('levels', 'integer', 20, 'Prune rounds after the dense level 0.')
+EARLY_BIRD = Flag('early_bird_epsilon', 'string', None,
+                  'Early-bird tickets (You et al. 2020): stop each level\'s search training once '
+                  'the next mask moves less than this fraction of weights over 5 evaluations, '
+                  'prune there, and train each drawn ticket once in full (default: off).')
 MASK_CRITERION = Flag(
     'mask_criterion', 'enum', 'magnitude',
     'How survivors are ranked for pruning (lowest removed): magnitude |wT|, '
@@ -89,7 +93,8 @@ def _control_task(task):
 
 
 def _lottery_kind(get):
-  return naming.criterion_kind('lottery', get)
+  return naming.EARLY_BIRD_KINDS.get(get('early_bird', None)) or naming.criterion_kind(
+      'lottery', get)
 
 
 def _one_shot_kind(get):
@@ -124,8 +129,11 @@ REGISTRY = {protocol.name: protocol for protocol in (
                        Setting('presets', 'presets', spec.value),
                        _BINARIZE),
              inputs=('masks', 'presets'), run_dirs=naming.train_runs, run_names=('train',)),
-    Protocol('lottery', f'{_LOTTERY}:lottery', flags=(LEVELS, MASK_CRITERION, BINARIZE),
-             settings=(Setting('levels', 'levels', spec.value), _CRITERION, _BINARIZE),
+    Protocol('lottery', f'{_LOTTERY}:lottery',
+             flags=(LEVELS, MASK_CRITERION, BINARIZE, EARLY_BIRD),
+             settings=(Setting('levels', 'levels', spec.value), _CRITERION, _BINARIZE,
+                       Setting('early_bird_epsilon', 'early_bird_epsilon', spec.optional_float)),
+             checks=checks.lottery_checks,
              run_dirs=naming.lottery_runs, run_kind=_lottery_kind, run_groups=('level*',),
              task=_level_task, plan_priority=0),
     Protocol('one_shot', f'{_LOTTERY}:one_shot', flags=(MASK_CRITERION, PERCENT_REMAINING,

@@ -55,3 +55,14 @@ def pai_checks(config):
       (config.score_batches >= 1, 'score_batches', 'an integer >= 1'),
       (config.synflow_rounds >= 1, 'synflow_rounds', 'an integer >= 1'),
   ]
+
+
+def lottery_checks(config):
+  """--early_bird_epsilon's: (ok, flag, expected) like validate's checks."""
+  epsilon = config.early_bird_epsilon
+  if epsilon is None:
+    return []
+  return [(0 < epsilon < 1, 'early_bird_epsilon', 'a number in (0, 1)'),
+          (config.levels >= 1, 'levels', 'an integer >= 1 with --early_bird_epsilon'),
+          (config.mask_criterion == 'magnitude', 'mask_criterion',
+           'magnitude with --early_bird_epsilon')]

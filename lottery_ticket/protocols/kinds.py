@@ -18,7 +18,9 @@ SINGLE = 'train'  # one training run (--masks, --presets)
 PAI_PREFIX = 'pai_'
 PAI_METHOD_LABELS = {'snip': 'SNIP', 'grasp': 'GraSP', 'synflow': 'SynFlow',
                      'magnitude': 'magnitude at init', 'random': 'random at init'}
-ROLES = ('ticket', 'control', 'baseline', 'learned', 'single')
+ROLES = ('ticket', 'control', 'baseline', 'learned', 'single', 'search')
+EARLY_BIRD_SEARCH = 'lottery_early_bird'  # truncated trainings (protocols.early_bird)
+EARLY_BIRD_TICKET = 'early_bird_ticket'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +41,10 @@ KINDS = {
                                          'tab:purple'),
     RANDOM_PRUNE: Kind('random pruning', 'control', 'tab:brown'),
     'tfmot_pruning': Kind('tfmot gradual magnitude pruning', 'baseline', 'tab:olive'),
+    EARLY_BIRD_TICKET: Kind('early-bird ticket (mask drawn once it stopped moving)', 'baseline',
+                            'darkgoldenrod'),
+    EARLY_BIRD_SEARCH: Kind('early-bird search (stopped once the mask stopped moving)',
+                            'search', 'tab:gray'),
     'edge_popup': Kind('mask learned on frozen weights (edge-popup)', 'learned', 'tab:cyan'),
     'biprop': Kind('binary mask learned on frozen weights (biprop)', 'learned', 'tab:pink'),
     SINGLE: Kind('single training run', 'single', 'tab:gray'),

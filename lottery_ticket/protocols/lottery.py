@@ -14,6 +14,7 @@ from lottery_ticket import progress
 from lottery_ticket import recording
 from lottery_ticket import rewinding
 from lottery_ticket.protocols import catalog
+from lottery_ticket.protocols import early_bird
 from lottery_ticket.protocols import naming
 from lottery_ticket.protocols.common import completed
 
@@ -60,7 +61,10 @@ def lottery(experiment):
   the paper's). Every pruned level restarts its survivors from θ0, or with --rewind_iteration=k
   from the dense run's θk at iteration k, under a fresh optimizer. Levels >= 1 of another
   criterion are recorded as level{L}/lottery_{criterion}, beside the shared dense level 0.
+  With --early_bird_epsilon, early-bird tickets instead (protocols.early_bird).
   """
+  if experiment.config.early_bird_epsilon:
+    return early_bird.early_bird_lottery(experiment)
   dense, *levels = catalog.get('lottery').run_dirs(experiment.config)
   original = experiment.original_initial_weights()
   final = dense_run(experiment, original)

@@ -86,7 +86,25 @@ def dense_run(config):
   return Run(ticket_dir(config.output_dir, config.trial, 0), level_label(config.trial, 0, DENSE))
 
 
+# Early-bird runs (protocols.early_bird): summary 'early_bird' -> kind and directory name.
+EARLY_BIRD_KINDS = {'search': 'lottery_early_bird', 'ticket': 'early_bird_ticket'}
+
+
+def early_bird_runs(config):
+  """Per level L < --levels: its search (level{L}/lottery_early_bird/, trained until its mask
+  stops moving), then the ticket drawn from it (level{L+1}/early_bird_ticket/)."""
+  runs = []
+  for level in range(config.levels):
+    for at, role in ((level, 'search'), (level + 1, 'ticket')):
+      name = EARLY_BIRD_KINDS[role]
+      runs.append(Run(paths.run_dir(config.output_dir, config.trial, at, name),
+                      level_label(config.trial, at, f'early-bird {role}')))
+  return runs
+
+
 def lottery_runs(config):
+  if getattr(config, 'early_bird_epsilon', None):
+    return early_bird_runs(config)
   kind = criterion_kind('lottery', of_config(config))
   return [dense_run(config)] + [
       Run(paths.run_dir(config.output_dir, config.trial, level, kind),

@@ -50,6 +50,17 @@ def floats(values, flag):
   return parse_numbers(flag, getattr(values, flag), float)
 
 
+def optional_float(values, flag):
+  """--flag as a float, or None when unset."""
+  value = getattr(values, flag, None)  # None too where the command lacks the flag (sweep)
+  if value is None:
+    return None
+  try:
+    return float(value)
+  except ValueError:
+    raise errors.UserInputError(f'--{flag}={value}: expected a number') from None
+
+
 def strings(values, flag):
   return tuple(getattr(values, flag))
 
