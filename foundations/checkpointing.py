@@ -49,8 +49,8 @@ class Checkpointer:
     arrays = {'iteration': np.array(state.iteration), 'wall_seconds': np.array(
         state.wall_seconds), 'rows': rows,
               'interval': np.array(state.interval, dtype=np.float64).reshape(-1, 3)}
-    first = state.rows[0] if state.rows else {}
-    extra = [c for c in first if c not in trainer_lib.METRIC_COLUMNS]
+    extra = list(dict.fromkeys(c for row in state.rows for c in row
+                               if c not in trainer_lib.METRIC_COLUMNS))
     if extra:  # a tracker's columns (e.g. mask_distance)
       arrays['tracker_columns'] = np.array(extra)
       arrays['tracker_rows'] = np.array([[row.get(c, np.nan) for c in extra] for row in state.rows],
