@@ -19,9 +19,6 @@ OPTIMIZERS = ('adam', 'sgd')  # foundations.optimizers (kept here: checking need
 LR_SCHEDULES = ('step', 'cosine')  # foundations.optimizers.LR_SCHEDULES
 PRUNING = ('layerwise', 'global')
 PROTOCOL_NAMES = catalog.PROTOCOL_NAMES  # lottery_ticket.protocols.catalog
-CONTROLS = catalog.CONTROLS
-REINIT_MODES = catalog.REINIT_MODES
-WEIGHT_INITS = catalog.WEIGHT_INITS
 # Every random choice has its own stream, so e.g. changing the data order leaves θ0 unchanged.
 SEED_PURPOSES = ('init', 'data_order', 'validation_split', 'dropout', 'reinit', 'random_prune',
                  'augment', 'copy_data_order', 'copy_augment', 'mask_criterion',
@@ -65,7 +62,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
   interpolation_points: int = 30  # instability: evenly spaced α in [0, 1]
   control: str = 'none'  # instability: 'random_prune' analyses random masks of equal counts
   binarize: bool = False  # kernels α·sign(w)·mask (binary-weight tickets; supermask: biprop)
-  weight_init: str = WEIGHT_INITS[0]  # supermask: the frozen weights
+  weight_init: str = catalog.WEIGHT_INITS[0]  # supermask: the frozen weights
   # prune_at_init (protocols.prune_at_init): each method x ablation x --percent_remaining
   pai_methods: Tuple[str, ...] = ()
   pai_scope: str = 'global'  # the methods' own setting; layerwise: the network's shares
@@ -113,7 +110,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
          'at least one lottery level'),
         (self.control_trials and all(k >= 1 for k in self.control_trials), 'control_trials',
          'an integer >= 1'),
-        (self.reinit_mode in REINIT_MODES, 'reinit_mode', f'one of {REINIT_MODES}'),
+        (self.reinit_mode in catalog.REINIT_MODES, 'reinit_mode', f'one of {catalog.REINIT_MODES}'),
         (self.mask_criterion in mask_criteria.CRITERIA, 'mask_criterion',
          f'one of {mask_criteria.CRITERIA}'),
         (self.checkpoint_interval >= 0, 'checkpoint_interval', 'an integer >= 0'),
@@ -124,7 +121,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
             self.lr_milestones), 'lr_milestones', 'increasing iterations >= 1'),
         (self.lr_gamma > 0, 'lr_gamma', 'a number > 0'),
         (self.lr_schedule in LR_SCHEDULES, 'lr_schedule', f'one of {LR_SCHEDULES}'),
-        (self.weight_init in WEIGHT_INITS, 'weight_init', f'one of {WEIGHT_INITS}'),
+        (self.weight_init in catalog.WEIGHT_INITS, 'weight_init', f'one of {catalog.WEIGHT_INITS}'),
         (not self.rewind_iteration or not self.protocol_spec.frozen_weights, 'rewind_iteration',
          f'0 with {self.protocol}: its weights are frozen'),
         (self.warmup_iterations >= 0, 'warmup_iterations', 'an integer >= 0'),
@@ -138,7 +135,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
          'spawn_iterations', f'iterations in [0, --training_iterations='
          f'{self.training_iterations})'),
         (self.interpolation_points >= 2, 'interpolation_points', 'an integer >= 2'),
-        (self.control in CONTROLS, 'control', f'one of {CONTROLS}'),
+        (self.control in catalog.CONTROLS, 'control', f'one of {catalog.CONTROLS}'),
     ]
     if self.protocol_spec.checks:
       checks += self.protocol_spec.checks(self)
