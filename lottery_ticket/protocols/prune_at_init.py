@@ -40,7 +40,7 @@ def prune_at_init(experiment):
     if completed(run.run_dir) is not None:
       continue
     masks, scores = pruner.masks(method, ablation, percent)
-    initial = (_reinitialized(experiment, start_weights, masks, method, percent)
+    initial = (_reinitialized(experiment, start_weights, method, percent)
                if ablation == 'reinit' else start_weights)
     per_layer, fraction = flops.multiply_adds(experiment.model, masks)
     experiment.train_recorded_run(
@@ -70,14 +70,17 @@ class _Pruner:
   def layer_counts(self, percent):
     """{layer: kept count} of the layer-wise share at `percent` (iterative pruning's
     proportions); raises UserInputError for an unreachable target."""
+    uniform = {f'{n}/kernel': m for n, m in self.dense.items()}  # scores: only counts matter
     if self.config.pai_scope == 'global':  # checks reachability of the pooled layers
-      pruning.global_one_shot(self.spec.globally_pruned_layers, self.dense,
-                              {f'{n}/kernel': m for n, m in self.dense.items()}, percent)
-    rates = pruning.one_shot_rates(self.spec.prune_rates,
-                                   {name: mask.size for name, mask in self.dense.items()},
-                                   percent)
-    return pruning.remaining_weights(pruning.prune_by_percent(
-        rates, self.dense, {f'{n}/kernel': m for n, m in self.dense.items()}))
+      pruning.global_one_shot(self.spec.globally_pruned_layers, self.dense, uniform, percent)
+    return pruning.remaining_weights(
+        pruning.prune_by_percent(self._layerwise_rates(percent), self.dense, uniform))
+
+  def _layerwise_rates(self, percent):
+    """Per-layer rates reaching `percent` in iterative pruning's proportions."""
+    return pruning.one_shot_rates(self.spec.prune_rates,
+                                  {name: mask.size for name, mask in self.dense.items()},
+                                  percent)
 
   def _model_at_start(self):
     model = self.experiment.model
@@ -101,10 +104,7 @@ class _Pruner:
   def _select(self, keep, percent):
     if self.config.pai_scope == 'global':
       return pruning.global_one_shot(self.spec.globally_pruned_layers, self.dense, keep, percent)
-    rates = pruning.one_shot_rates(self.spec.prune_rates,
-                                   {name: mask.size for name, mask in self.dense.items()},
-                                   percent)
-    return pruning.prune_by_percent(rates, self.dense, keep)
+    return pruning.prune_by_percent(self._layerwise_rates(percent), self.dense, keep)
 
   def masks(self, method, ablation, percent):
     """(masks, keep scores or None) of one variant."""
@@ -136,10 +136,9 @@ class _Pruner:
     return masks, scores
 
 
-def _reinitialized(experiment, weights, masks, method, percent):
+def _reinitialized(experiment, weights, method, percent):
   """`weights` with every masked kernel freshly initialised (the kept values change, the mask
-  and everything else stay): the reinit sanity check."""
-  del masks  # the trainer applies them; pruned positions read zero either way
+  and everything else stay; the trainer applies the mask): the reinit sanity check."""
   seed = experiment.config.seed_for('pai_reinit', catalog.PAI_METHODS.index(method),
                                     int(round(percent * 1000)))
   fresh = model_state.sample_initial_weights(experiment.model, seed)
