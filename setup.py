@@ -23,5 +23,5 @@ setuptools.setup(
         'pandas>=2,<3',
         'matplotlib>=3.7,<4',
     ],
-    extras_require={'test': ['pytest>=7']},
+    extras_require={'test': ['pytest>=7', 'pytest-xdist>=3,<4']},  # one test process per core
 )
