@@ -164,7 +164,7 @@ def test_rewound_masks_shrink_globally_and_leave_shortcuts_and_output(rewound):
     previous = masks
 
 
-@pytest.mark.slow  # 3 processes; test_training_in_parts_equals_training_in_full checks BN+SGD resume
+@pytest.mark.slow  # 3 processes; BN+SGD resume: test_training_in_parts_equals_training_in_full
 def test_killed_batch_norm_sgd_run_resumes_bit_for_bit(rewound, cifar_dataset, tmp_path):
   output_dir = str(tmp_path / 'killed')
   args = _lottery_flags(cifar_dataset, output_dir)
