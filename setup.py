@@ -23,5 +23,11 @@ setuptools.setup(
         'pandas>=2,<3',
         'matplotlib>=3.7,<4',
     ],
-    extras_require={'test': ['pytest>=7', 'pytest-xdist>=3,<4']},  # one test process per core
+    extras_require={
+        # lottery_ticket.sweep --engine=ray; [default] brings the dashboard. Token
+        # authentication, which the sweep turns on for its own instance, came in Ray 2.52.
+        'ray': ['ray[default]>=2.52,<3'],
+        'test': ['pytest>=7', 'pytest-xdist>=3,<4',  # one test process per core
+                 'ray[default]>=2.52,<3'],
+    },
 )

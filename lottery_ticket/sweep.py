@@ -33,6 +33,7 @@ from foundations import interrupts
 from lottery_ticket import preflight
 from lottery_ticket import runner
 from lottery_ticket import sweep_plan
+from lottery_ticket import sweep_ray
 from lottery_ticket import sweep_scheduler
 from lottery_ticket.protocols import catalog
 from lottery_ticket.protocols import spec as spec_lib
@@ -85,8 +86,15 @@ def _define_sweep_flags():
                     '(default: none).')
   flags.DEFINE_list('prune_at_init_remaining', ['51.3', '21.1', '7.0', '3.6'],
                     'Percent remaining of the --prune_at_init runs.')
-  flags.DEFINE_integer('workers', None, 'Worker processes (default: one per GPU; on a CPU one '
-                       'per 8 cores).')
+  flags.DEFINE_enum('engine', 'local', ['local', 'ray'], 'Who runs the runs: local worker '
+                    'processes (--workers), or Ray tasks on a Ray cluster (docs/sweep.md).')
+  flags.DEFINE_integer('workers', None, 'Worker processes of --engine=local (default: one per '
+                       'GPU; on a CPU one per 8 cores).')
+  flags.DEFINE_string('ray_address', None, '--engine=ray: the Ray cluster to join ("auto": the '
+                      "one this machine belongs to; default: start a local Ray instance).")
+  flags.DEFINE_float('cpus_per_run', 1.0, '--engine=ray: CPUs each run asks Ray for.')
+  flags.DEFINE_float('gpus_per_run', 0.0, '--engine=ray: GPUs each run asks Ray for, '
+                     'fractional to share one (0.25: four runs per GPU).')
   flags.DEFINE_string('report_dir', None, 'Where the report goes (default: {output_dir}/report).')
 
 
@@ -131,6 +139,11 @@ def _settings():
   workers = default_workers(gpus) if FLAGS.workers is None else FLAGS.workers
   if workers < 1:
     raise errors.UserInputError(f'--workers={workers}: expected an integer >= 1')
+  _check_engine_flags()
+  if FLAGS.engine == 'ray':  # Ray's workers may start elsewhere: paths that mean the same there
+    config = dataclasses.replace(config, output_dir=os.path.abspath(config.output_dir),
+                                 dataset_path=config.dataset_path and os.path.abspath(
+                                     config.dataset_path))
   for trial in trials:
     preflight.check(dataclasses.replace(config, trial=trial))
   preflight.load_dataset(config)  # the dataset is there and readable
@@ -138,6 +151,22 @@ def _settings():
                control_levels, pai_methods, pai_percents)
   report_dir = FLAGS.report_dir or os.path.join(config.output_dir, 'report')
   return config, tasks, workers, gpus, report_dir
+
+
+def _check_engine_flags():
+  local_only, ray_only = ('workers',), ('ray_address', 'cpus_per_run', 'gpus_per_run')
+  for name in ray_only if FLAGS.engine == 'local' else local_only:
+    if FLAGS[name].present:
+      raise errors.UserInputError(f'--{name}={FLAGS[name].value}: not used by '
+                                  f'--engine={FLAGS.engine}; expected it only with --engine='
+                                  f'{"ray" if FLAGS.engine == "local" else "local"}')
+  if FLAGS.cpus_per_run <= 0:
+    raise errors.UserInputError(f'--cpus_per_run={FLAGS.cpus_per_run:g}: expected a number > 0')
+  if FLAGS.gpus_per_run < 0:
+    raise errors.UserInputError(f'--gpus_per_run={FLAGS.gpus_per_run:g}: expected a number >= 0')
+  if FLAGS.engine == 'ray':
+    sweep_ray.import_ray(own_instance=FLAGS.ray_address is None)
+    sweep_ray.check_address(FLAGS.ray_address)
 
 
 def _stop(workers, signal_number):
@@ -151,31 +180,63 @@ def _stop(workers, signal_number):
       worker.process.kill()
 
 
+def _local_engine(config, count, gpus, log_dir, head):
+  """The worker processes of --engine=local, announced in one line starting with `head`."""
+  host = socket.gethostname()
+  threads = None if gpus else max(1, (os.cpu_count() or 1) // count)
+  print(f'{head}, {count} workers{" on GPUs " + ",".join(gpus) if gpus else ""}; logs in '
+        f'{log_dir}', flush=True)
+  return sweep_scheduler.LocalWorkers([sweep_scheduler.WorkerProcess(
+      index, config, gpus[index % len(gpus)] if gpus else None, threads,
+      os.path.join(log_dir, f'{host}-{os.getpid()}-worker{index}.log'))
+                                       for index in range(count)])
+
+
+def _ray_engine(config, log_dir, head):
+  """The Ray tasks of --engine=ray, on the cluster it joins or starts, announced in one line
+  starting with `head`."""
+  ray = sweep_ray.import_ray(own_instance=FLAGS.ray_address is None)
+  dashboard = sweep_ray.start(ray, FLAGS.ray_address)
+  engine = sweep_ray.RayRuns(ray, dataclasses.asdict(config), FLAGS.cpus_per_run,
+                             FLAGS.gpus_per_run, log_dir)
+  where = ('a local Ray instance' if FLAGS.ray_address is None
+           else f'the Ray cluster at {FLAGS.ray_address}')
+  print(f'{head}, as Ray tasks on {where}, {engine.capacity()} at a time '
+        f'({FLAGS.cpus_per_run:g} CPUs, {FLAGS.gpus_per_run:g} GPUs each); dashboard '
+        f'{dashboard or "none (pip install ray[default])"}; logs in {log_dir}', flush=True)
+  return engine
+
+
+def _stop_engine(engine, signal_number):
+  if isinstance(engine, sweep_scheduler.LocalWorkers):
+    _stop(engine.workers, signal_number)
+  elif engine is not None:
+    engine.stop()
+
+
 def main(argv):
   if len(argv) > 1:
     errors.exit_with_error(
         f'unexpected arguments {argv[1:]}; every setting is a --flag (see --helpfull)')
-  workers = []
+  engine = None
   with interrupts.handled():
     try:
       config, tasks, count, gpus, report_dir = _settings()
       log_dir = os.path.join(config.output_dir, LOG_DIR)
+      head = (f'sweep: {len(tasks)} runs of {config.network} on {config.dataset} into '
+              f'{config.output_dir}')
+      if FLAGS.engine == 'ray':  # joined or started before anything is written
+        engine = _ray_engine(config, log_dir, head)
       os.makedirs(log_dir, exist_ok=True)
-      host = socket.gethostname()
-      threads = None if gpus else max(1, (os.cpu_count() or 1) // count)
-      print(f'sweep: {len(tasks)} runs of {config.network} on {config.dataset} into '
-            f'{config.output_dir}, {count} workers'
-            f'{" on GPUs " + ",".join(gpus) if gpus else ""}; logs in {log_dir}', flush=True)
-      for index in range(count):
-        workers.append(sweep_scheduler.WorkerProcess(
-            index, config, gpus[index % len(gpus)] if gpus else None, threads,
-            os.path.join(log_dir, f'{host}-{os.getpid()}-worker{index}.log')))
-      sweep = sweep_scheduler.Sweep(tasks, list(workers), FLAGS.progress_seconds)
+      if FLAGS.engine == 'local':
+        engine = _local_engine(config, count, gpus, log_dir, head)
+      sweep = sweep_scheduler.Sweep(tasks, engine, FLAGS.progress_seconds)
       sweep.run()
-      for worker in workers:
-        worker.close()
-      for worker in workers:
-        worker.process.wait()
+      if isinstance(engine, sweep_scheduler.LocalWorkers):
+        for worker in engine.workers:
+          worker.close()
+        for worker in engine.workers:
+          worker.process.wait()
       if sweep.done:
         # pylint: disable=g-import-not-at-top  (pandas and matplotlib: only now)
         from lottery_ticket.analysis import report
@@ -186,13 +247,13 @@ def main(argv):
             f'{len(tasks) - len(sweep.done)} of {len(tasks)} runs not done '
             f'({len(sweep.failed)} failed, the others need them); see the lines above')
     except errors.UserInputError as e:
-      _stop(workers, signal.SIGTERM)
+      _stop_engine(engine, signal.SIGTERM)
       errors.exit_with_error(str(e))
     except OSError as e:
-      _stop(workers, signal.SIGTERM)
+      _stop_engine(engine, signal.SIGTERM)
       errors.exit_with_error(errors.os_error_message(e, 'output_dir', FLAGS.output_dir or '.'))
     except interrupts.Interrupted as e:
-      _stop(workers, e.signal_number)
+      _stop_engine(engine, e.signal_number)
       print(f'sweep: {e}; re-run the same command to resume', file=sys.stderr, flush=True)
       sys.exit(e.exit_status)
 

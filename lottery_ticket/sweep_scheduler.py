@@ -71,21 +71,75 @@ class WorkerProcess:
       pass
 
 
-class Sweep:
-  """Hands ready tasks to idle workers until every task is done, failed or cannot run."""
+class LocalWorkers:
+  """The local engine: WorkerProcess subprocesses, each running one task at a time."""
 
-  def __init__(self, tasks, workers, progress_seconds, stream=sys.stdout):
+  def __init__(self, workers, stream=sys.stdout):
+    self.workers = list(workers)
+    self.stream = stream
+    self._selector = selectors.DefaultSelector()
+    for worker in self.workers:
+      self._selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
+
+  @property
+  def parallelism(self):
+    return max(1, len(self.workers))
+
+  def running(self):
+    return [w.task for w in self.workers if w.task is not None]
+
+  def start(self, ready):
+    """Gives idle workers tasks of `ready` (best first), the same trial first: no data reload."""
+    ready = list(ready)
+    for worker in self.workers:
+      if worker.task is None and ready:
+        last = getattr(worker, 'last_trial', None)
+        task = min(ready, key=lambda t: (t.priority[:2], t.spec['trial'] != last,
+                                         t.priority[2:]))
+        ready.remove(task)
+        worker.last_trial = task.spec['trial']
+        worker.start(task)
+
+  def wait(self, timeout):
+    """[(task, answer)] of the workers that answered within `timeout` seconds; the answer is
+    None for a task whose worker died."""
+    answers = []
+    for key, _ in self._selector.select(timeout=timeout):
+      worker = key.data
+      line = worker.process.stdout.readline()
+      task, worker.task = worker.task, None
+      if line:
+        answers.append((task, json.loads(line)))
+        continue
+      self._selector.unregister(worker.process.stdout)
+      self.workers.remove(worker)
+      print(f'sweep: worker {worker.index} exited (status {worker.process.wait()}); see '
+            f'{worker.log.name}', file=self.stream, flush=True)
+      if not self.workers:
+        raise errors.UserInputError(f'every worker exited; see {worker.log.name}')
+      if task is not None:
+        answers.append((task, None))
+    return answers
+
+
+class Sweep:
+  """Hands ready tasks to an engine's workers until every task is done, failed or cannot run.
+
+  The engine (LocalWorkers, or sweep_ray.RayRuns) has `parallelism`, `running()` (the tasks it
+  runs), `start(ready tasks)` and `wait(timeout)` -> [(task, answer or None if it was lost)].
+  """
+
+  def __init__(self, tasks, engine, progress_seconds, stream=sys.stdout):
     self.tasks = tasks
-    self.workers = workers
+    self.engine = engine
     self.progress_seconds = progress_seconds
     self.stream = stream
     self.done, self.failed = set(), {}  # run_dir; run_dir -> message
     self.retry_at = {}  # run_dir -> time when a run held elsewhere is asked for again
     self.durations = []
     self._last_progress = 0.0
-    self._selector = selectors.DefaultSelector()
-    for worker in workers:
-      self._selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
+    self._by_dir = {t.run_dir: t for t in tasks}
+    self._changed = True
 
   def _refresh(self):
     for task in self.tasks:
@@ -100,7 +154,7 @@ class Sweep:
     return task is not None and self._blocked(task)
 
   def _open(self):
-    running = {w.task.run_dir for w in self.workers if w.task is not None}
+    running = {task.run_dir for task in self.engine.running()}
     return [t for t in self.tasks if t.run_dir not in self.done and t.run_dir not in self.failed
             and t.run_dir not in running and not self._blocked(t)]
 
@@ -114,33 +168,21 @@ class Sweep:
     if not force and now - self._last_progress < self.progress_seconds:
       return
     self._last_progress = now
-    running = [w.task.label for w in self.workers if w.task is not None]
+    running = [task.label for task in self.engine.running()]
     left = len(self.tasks) - len(self.done) - len(self.failed)
     eta = ''
     if self.durations and left:
       mean = sum(self.durations) / len(self.durations)
-      seconds = mean * left / max(1, len(self.workers))
+      seconds = mean * left / self.engine.parallelism
       eta = f'; ETA {datetime.timedelta(seconds=round(seconds))}'
     failed = f', {len(self.failed)} failed' if self.failed else ''
     print(f'sweep: {len(self.done)}/{len(self.tasks)} runs done{failed}; running: '
           f'{", ".join(running) or "none"}{eta}', file=self.stream, flush=True)
 
-  def _answer(self, worker):
-    line = worker.process.stdout.readline()
-    if not line:  # the worker died
-      task = worker.task
-      self._selector.unregister(worker.process.stdout)
-      self.workers.remove(worker)
-      if task is not None:
-        self.retry_at[task.run_dir] = time.monotonic()
-      print(f'sweep: worker {worker.index} exited (status {worker.process.wait()}); see '
-            f'{worker.log.name}', file=self.stream, flush=True)
-      if not self.workers:
-        raise errors.UserInputError(f'every worker exited; see {worker.log.name}')
-      return
-    answer = json.loads(line)
-    task, worker.task = worker.task, None
-    if answer['status'] == 'done':
+  def _answer(self, task, answer):
+    if answer is None:  # its worker died: ask again at once
+      self.retry_at[task.run_dir] = time.monotonic()
+    elif answer['status'] == 'done':
       self.done.add(task.run_dir)
       self.durations.append(answer['seconds'])
       print(f'sweep: {task.label} done in {answer["seconds"]:.0f} s', file=self.stream,
@@ -156,25 +198,17 @@ class Sweep:
       print(f'sweep: {task.label} failed: {answer["message"]}', file=self.stream, flush=True)
 
   def run(self):
-    self._by_dir = {t.run_dir: t for t in self.tasks}  # pylint: disable=attribute-defined-outside-init
-    self._changed = True  # pylint: disable=attribute-defined-outside-init
     while True:
       self._refresh()
-      if not self._open() and all(w.task is None for w in self.workers):
+      if not self._open() and not self.engine.running():
         break
-      for worker in self.workers:
-        if worker.task is None:
-          ready = self._ready()
-          if ready:
-            last = getattr(worker, 'last_trial', None)  # same trial first: no data reload
-            task = min(ready, key=lambda t: (t.priority[:2], t.spec['trial'] != last,
-                                             t.priority[2:]))
-            worker.last_trial = task.spec['trial']
-            worker.start(task)
+      ready = self._ready()
+      if ready:
+        self.engine.start(ready)
       if self._changed:  # after the new assignments, so 'running' is up to date
         self._changed = False
         self.progress(force=True)
-      for key, _ in self._selector.select(timeout=1.0):
-        self._answer(key.data)
+      for task, answer in self.engine.wait(timeout=1.0):
+        self._answer(task, answer)
       self.progress()
     self.progress(force=True)

@@ -2,11 +2,10 @@
 
 The worker reads JSON lines on stdin: first {'config': ExperimentConfig fields, 'threads': n},
 then one task per line ({'id', 'protocol', 'trial', 'level', 'percent', 'control_trial'}).
-For each it answers one JSON line on its original stdout: {'id', 'status': 'done', 'found' (recorded by
-another process meanwhile), 'claimed' (a live process holds the run) or 'failed', 'message',
-'seconds'}. Everything the runs print goes
-to stderr (the sweep's log file). One Experiment, with its compiled trainer, serves every task
-(Experiment.reconfigure), so tasks after the first pay no TensorFlow start-up or tracing.
+For each it answers one JSON line on its original stdout (`run_task`'s answer). Everything the
+runs print goes to stderr (the sweep's log file). One Experiment, with its compiled trainer,
+serves every task (Experiment.reconfigure), so tasks after the first pay no TensorFlow start-up
+or tracing. The Ray engine (lottery_ticket.sweep_ray) runs tasks through the same Worker.
 """
 
 import json
@@ -57,10 +56,36 @@ class Worker:
     return self.experiment.trained_runs > trained
 
 
-def _answer(stream, task, status, message='', seconds=0.0):
-  stream.write(json.dumps({'id': task['id'], 'status': status, 'message': message,
-                           'seconds': seconds}) + '\n')
-  stream.flush()
+def run_task(worker, task):
+  """Runs `task` in `worker`; its answer: {'id', 'status', 'message', 'seconds'}.
+
+  The status is 'done', 'found' (recorded by another process meanwhile), 'claimed' (a live
+  process holds the run) or 'failed' (with the one-line message a runner would print).
+  """
+  # pylint: disable=g-import-not-at-top  (TensorFlow: imported before the first task)
+  from foundations import locking
+  start = time.monotonic()
+  status, message = 'done', ''
+  try:
+    if not worker.run(task):
+      status = 'found'
+  except locking.RunClaimed as e:
+    status, message = 'claimed', e.holder
+  except errors.TrainingDivergedError as e:
+    status, message = 'failed', f'training diverged: {e}'
+  except errors.UserInputError as e:
+    status, message = 'failed', str(e)
+  except OSError as e:
+    status, message = 'failed', errors.os_error_message(e, 'output_dir', worker.base.output_dir)
+  return {'id': task['id'], 'status': status, 'message': message,
+          'seconds': time.monotonic() - start}
+
+
+def set_threads(tf, threads):
+  """Limits TensorFlow's CPU thread pools (before its first operation), when `threads`."""
+  if threads:
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
 
 
 def main():
@@ -71,33 +96,14 @@ def main():
   base = config_from_json(setup['config'])
   # pylint: disable=g-import-not-at-top
   import tensorflow as tf
-  from foundations import locking
   from lottery_ticket import sweep
-  if setup.get('threads'):
-    tf.config.threading.set_intra_op_parallelism_threads(setup['threads'])
-    tf.config.threading.set_inter_op_parallelism_threads(min(2, setup['threads']))
+  set_threads(tf, setup.get('threads'))
   worker = Worker(base, sweep.all_networks()[base.network])
   with interrupts.handled():
     try:
       for line in sys.stdin:
-        task = json.loads(line)
-        start = time.monotonic()
-        try:
-          trained = worker.run(task)
-        except locking.RunClaimed as e:
-          _answer(answers, task, 'claimed', e.holder)
-          continue
-        except errors.TrainingDivergedError as e:
-          _answer(answers, task, 'failed', f'training diverged: {e}')
-          continue
-        except errors.UserInputError as e:
-          _answer(answers, task, 'failed', str(e))
-          continue
-        except OSError as e:
-          _answer(answers, task, 'failed', errors.os_error_message(e, 'output_dir',
-                                                                   base.output_dir))
-          continue
-        _answer(answers, task, 'done' if trained else 'found', seconds=time.monotonic() - start)
+        answers.write(json.dumps(run_task(worker, json.loads(line))) + '\n')
+        answers.flush()
     except interrupts.Interrupted as e:
       print(f'{e}', file=sys.stderr, flush=True)
       sys.exit(e.exit_status)
