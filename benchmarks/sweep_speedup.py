@@ -5,6 +5,10 @@ Runs on generated MNIST-format data (lottery_ticket.datasets.synthetic) by defau
 
   sweep          --trials=1-{trials} --levels={levels-1}: trials x levels lottery runs, timed
                  with --workers=1 and --workers=2 (each from an empty output directory)
+  ray            the same sweep with --engine=ray (a Ray instance of its own, --cpus_per_run=1:
+                 as many runs at once as --workers=2 on 2 cores, one thread each), Ray's own
+                 start-up and shutdown alone, and what is left per run:
+                 (ray - workers_2 - start-up) / runs
   trials         mnist_fc lottery_experiment --trials=1-N in one process, against N separate
                  --trial processes; saved per trial = (separate - together) / (N - 1)
 
@@ -45,6 +49,26 @@ def _timed(module, args):
   return seconds
 
 
+RAY_START_AND_STOP = ("import logging, ray; ray.init(log_to_driver=False, "
+                      "logging_level=logging.ERROR, dashboard_host='127.0.0.1', "
+                      "_node_ip_address='127.0.0.1'); ray.shutdown()")
+
+
+def _ray(sweep_args, workers_2_seconds, runs):
+  """The --engine=ray figures, or {} without Ray."""
+  try:
+    import ray  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    return {}
+  start = time.perf_counter()
+  subprocess.run([sys.executable, '-c', RAY_START_AND_STOP], check=True, capture_output=True,
+                 env=dict(os.environ, RAY_USAGE_STATS_ENABLED='0', RAY_AUTH_MODE='token'))
+  startup = time.perf_counter() - start
+  seconds = _timed('lottery_ticket.sweep', sweep_args + ['--engine=ray', '--cpus_per_run=1'])
+  return {'sweep_ray_seconds': seconds, 'ray_start_and_stop_seconds': startup,
+          'ray_overhead_per_run_seconds': (seconds - workers_2_seconds - startup) / runs}
+
+
 def main(argv):
   del argv
   with tempfile.TemporaryDirectory() as tmp:
@@ -60,6 +84,8 @@ def main(argv):
           f'--output_dir={tmp}/sweep{workers}', f'--trials={trials}', f'--workers={workers}'])
     report['sweep_speedup'] = (report['sweep_workers_1_seconds']
                                / report['sweep_workers_2_seconds'])
+    report.update(_ray(common + [f'--output_dir={tmp}/ray', f'--trials={trials}'],
+                       report['sweep_workers_2_seconds'], report['runs']))
     runner = 'mnist_fc.runners.lottery_experiment'
     report['trials_together_seconds'] = _timed(runner, common + [
         f'--output_dir={tmp}/together', f'--trials={trials}'])

@@ -63,6 +63,13 @@ def handled():
     _requested = None
 
 
+def reinstall():
+  """Inside handled(): puts its handlers back after a library replaced them (ray.init installs
+  its own SIGINT and SIGTERM handlers)."""
+  for number in SIGNALS:
+    signal.signal(number, _handle)
+
+
 @contextlib.contextmanager
 def deferred():
   """Within the block (also usable as a decorator) a signal is recorded, not raised."""

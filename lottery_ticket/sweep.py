@@ -252,7 +252,11 @@ def main(argv):
     except OSError as e:
       _stop_engine(engine, signal.SIGTERM)
       errors.exit_with_error(errors.os_error_message(e, 'output_dir', FLAGS.output_dir or '.'))
-    except interrupts.Interrupted as e:
+    except KeyboardInterrupt as e:  # interrupts.Interrupted, or Ray's own from inside ray.wait
+      if not isinstance(e, interrupts.Interrupted):
+        number = interrupts.requested() or signal.SIGINT
+        e = interrupts.Interrupted(number, f'interrupted by {signal.Signals(number).name}; the '
+                                   "running runs' checkpoints are kept")
       _stop_engine(engine, e.signal_number)
       print(f'sweep: {e}; re-run the same command to resume', file=sys.stderr, flush=True)
       sys.exit(e.exit_status)

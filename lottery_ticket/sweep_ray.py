@@ -21,6 +21,7 @@ import os
 import socket
 
 from foundations import errors
+from foundations import interrupts
 
 MAX_RETRIES = 3  # times Ray reruns a task whose worker process or node died
 CANCEL_SECONDS = 30.0  # Ctrl-C: how long cancelled tasks get to stop before they are killed
@@ -94,6 +95,7 @@ def start(ray, address):
     raise errors.UserInputError(
         f'--ray_address={address}: no Ray cluster to join there ({e}); start one with '
         '"ray start --head", or leave --ray_address unset for a local instance') from None
+  interrupts.reinstall()  # Ctrl-C and SIGTERM stop the sweep as they do with local workers
   url = context.dashboard_url or ''
   return f'http://{url}' if url and '://' not in url else url
 
