@@ -135,7 +135,8 @@ class RayRuns:
 
   @property
   def parallelism(self):
-    return max(1, len(self._refs))
+    """Runs at once, for the ETA."""
+    return max(1, self.capacity())
 
   def running(self):
     return list(self._refs.values())
