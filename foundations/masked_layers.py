@@ -40,8 +40,8 @@ class _MaskedKernelMixin:
 
   def build(self, input_shape):
     super().build(input_shape)
-    self.mask = self.add_weight(
-        name='mask', shape=self.kernel.shape, trainable=False, dtype=self.kernel.dtype,
+    self.mask = self.add_weight(  # the variable dtype (float32) under mixed precision too
+        name='mask', shape=self.kernel.shape, trainable=False, dtype=self.dtype,
         initializer=_initializer(self._initial_mask, 'ones'))
 
   binarize = False  # a Python attribute: set it before the layer is traced
@@ -184,7 +184,7 @@ class _SupermaskMixin(_MaskedKernelMixin):
     fan_in = int(np.prod(self.kernel.shape[:-1]))
     bound = 1.0 / math.sqrt(fan_in)
     self.scores = self.add_weight(
-        name='scores', shape=self.kernel.shape, trainable=True, dtype=self.kernel.dtype,
+        name='scores', shape=self.kernel.shape, trainable=True, dtype=self.dtype,
         initializer=keras.initializers.RandomUniform(-bound, bound))
     self.keep_count = self.add_weight(
         name='keep_count', shape=(), trainable=False, dtype=tf.float32,

@@ -18,6 +18,7 @@ from lottery_ticket.protocols import catalog
 OPTIMIZERS = ('adam', 'sgd')  # foundations.optimizers (kept here: checking needs no TensorFlow)
 LR_SCHEDULES = ('step', 'cosine')  # foundations.optimizers.LR_SCHEDULES
 PRUNING = ('layerwise', 'global')
+PRECISIONS = ('float32', 'mixed_bfloat16', 'mixed_float16')  # --precision: Keras policies
 PROTOCOL_NAMES = catalog.PROTOCOL_NAMES  # lottery_ticket.protocols.catalog
 # Every random choice has its own stream, so e.g. changing the data order leaves θ0 unchanged.
 SEED_PURPOSES = ('init', 'data_order', 'validation_split', 'dropout', 'reinit', 'random_prune',
@@ -57,7 +58,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
   checkpoint_interval: int = 0  # iterations between checkpoints; 0: every ~5 minutes of work
   pruning: str = 'layerwise'
   rewind_iteration: int = 0  # levels >= 1 (and controls) reset survivors to the dense run's θk
-  mixed_precision: bool = False
+  precision: str = 'float32'  # PRECISIONS: the Keras mixed-precision policy
   spawn_iterations: Tuple[int, ...] = (0,)  # instability: iterations k the copies start from
   interpolation_points: int = 30  # instability: evenly spaced α in [0, 1]
   control: str = 'none'  # instability: 'random_prune' analyses random masks of equal counts
@@ -169,7 +170,8 @@ class ExperimentConfig(network_lib.Hyperparameters):
          self.batch_size % self.cpu_devices == 0, 'batch_size',
          f'a multiple of --cpu_devices={self.cpu_devices}'),
         (not self.dropout, 'dropout', one_device),
-        (not self.mixed_precision, 'mixed_precision', one_device),
+        (self.precision == 'float32', 'precision',
+         f'float32 with --distribute={self.distribute} (mixed precision is not supported there)'),
         (self.protocol_spec.distributable, 'distribute', f'none with {self.protocol}'),
     ]
     distribution.check_devices(self.distribute_devices)
@@ -217,11 +219,11 @@ RESULT_SETTINGS = ('network', 'dataset', 'training_iterations', 'batch_size', 'l
                    'dropout', 'eval_interval', 'validation_size', 'seed', 'jit_compile',
                    'optimizer', 'momentum', 'weight_decay', 'lr_milestones', 'lr_gamma',
                    'warmup_iterations', 'augment', 'pruning', 'rewind_iteration',
-                   'mixed_precision', 'lr_schedule', 'binarize')
+                   'precision', 'lr_schedule', 'binarize')
 # What experiments recorded before a setting existed ran with.
 _EARLIER_DEFAULTS = dict(optimizer='adam', momentum=0.0, weight_decay=0.0, lr_milestones=[],
                          lr_gamma=0.1, warmup_iterations=0, augment=False, pruning='layerwise',
-                         rewind_iteration=0, mixed_precision=False, lr_schedule='step',
+                         rewind_iteration=0, lr_schedule='step',
                          binarize=False)
 SETTINGS_FILE = 'experiment.json'
 # Learned masks share the lottery experiment's --output_dir (one report shows both) but train
@@ -253,6 +255,8 @@ def _check_recorded(config, file_name, names):
   if not os.path.exists(path):
     return
   recorded = dict(_EARLIER_DEFAULTS, **save_restore.load_json_object(path))
+  if 'precision' not in recorded:  # recorded before --precision: a --mixed_precision boolean
+    recorded['precision'] = 'mixed_float16' if recorded.get('mixed_precision') else 'float32'
   settings = _settings(config, names)
   differences = [f'--{name}={_flag_text(settings[name])} (was {_flag_text(recorded.get(name))})'
                  for name in names if recorded.get(name) != settings[name]

@@ -65,8 +65,7 @@ class Experiment(recorded_runs.RecordedRuns, pruning_policy.PruningPolicy):
     # on CPU. XLA's CPU kernels are deterministic for a fixed seed (tests check runs bit for bit).
     keras.backend.experimental.enable_tf_random_generator()  # checkpointable dropout RNG
     keras.utils.set_random_seed(config.seed_for('dropout'))
-    if config.mixed_precision:
-      keras.mixed_precision.set_global_policy('mixed_float16')
+    keras.mixed_precision.set_global_policy(config.precision)  # variables stay float32
     self.model = self._build_model()
     self._trainer = None
     self._settings_recorded = False  # experiment.json checked and written before the first write
@@ -96,7 +95,7 @@ class Experiment(recorded_runs.RecordedRuns, pruning_policy.PruningPolicy):
       config = self.config
       with distribution.scope(self.strategy):
         optimizer = optimizers.create(config.optimizer, config.learning_rate, config.momentum)
-      if config.mixed_precision:
+      if config.precision == 'mixed_float16':  # bfloat16 has float32's range: no scaling
         optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
       self._trainer = trainer_lib.Trainer(
           self.model, optimizer, self.dataset.train, self.dataset.validation, self.dataset.test,

@@ -66,7 +66,12 @@ def define_shared(networks, default_dataset):
                        '(0: to the original initialisation θ0).')
   _absl.DEFINE_list('report_iterations', None,
                     'Iterations whose test accuracy the summary reports (default: the paper\'s).')
-  _absl.DEFINE_boolean('mixed_precision', False, 'Compute in float16 (mixed_float16 policy).')
+  _absl.DEFINE_enum('precision', 'float32', list(config_lib.PRECISIONS),
+                    'What the layers compute in; weights, masks and checkpoints stay float32. '
+                    'float32: the paper\'s; mixed_bfloat16: bfloat16 (fast on CPUs with '
+                    'AVX-512 BF16 or AMX, and on recent GPUs); mixed_float16: float16 with loss '
+                    'scaling (for GPUs; slow on CPUs).')
+  _absl.DEFINE_boolean('mixed_precision', False, 'Alias of --precision=mixed_float16.')
   _absl.DEFINE_boolean('dropout', False, 'Use the network\'s dropout variant, if it has one.')
   _absl.DEFINE_integer('eval_interval', None,
                        'Evaluate validation and test every this many iterations (default: 100, '

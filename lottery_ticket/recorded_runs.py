@@ -98,7 +98,8 @@ class RecordedRuns:
         warmup_iterations=config.warmup_iterations, binarize=config.binarize,
         augment=config.augment, pruning=config.pruning, start_iteration=start_iteration,
         mask_criterion=config.mask_criterion,
-        rewind_iteration=config.rewind_iteration, mixed_precision=config.mixed_precision,
+        rewind_iteration=config.rewind_iteration, precision=config.precision,
+        mixed_precision=config.precision == 'mixed_float16',  # what summaries recorded before
         report_iterations=list(config.report_iterations))
 
   @interrupts.deferred()

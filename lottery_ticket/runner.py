@@ -144,9 +144,19 @@ def config_from_flags(protocol_name, networks):
       seed=FLAGS.seed, jit_compile=FLAGS.jit_compile,
       progress_seconds=FLAGS.progress_seconds, checkpoint_interval=FLAGS.checkpoint_interval,
       pruning=_or_default(FLAGS.pruning, spec.pruning), rewind_iteration=FLAGS.rewind_iteration,
-      mixed_precision=FLAGS.mixed_precision, distribute=FLAGS.distribute,
+      precision=_precision(), distribute=FLAGS.distribute,
       distribute_devices=tuple(FLAGS.distribute_devices), cpu_devices=FLAGS.cpu_devices,
       **hyperparameters, **optional)
+
+
+def _precision():
+  """--precision, or mixed_float16 for its old spelling --mixed_precision."""
+  if not FLAGS.mixed_precision:
+    return FLAGS.precision
+  if FLAGS['precision'].present and FLAGS.precision != 'mixed_float16':
+    raise errors.UserInputError(f'--mixed_precision: an alias of --precision=mixed_float16; '
+                                f'expected it without --precision={FLAGS.precision}')
+  return 'mixed_float16'
 
 
 def _validation_size():

@@ -30,7 +30,7 @@ def tfmot_checks(config):
       (config.lr_schedule == 'step', 'lr_schedule', unsupported),
       (not config.augment, 'augment', 'false with tfmot_pruning'),
       (not config.rewind_iteration, 'rewind_iteration', '0: tfmot_pruning trains from θ0'),
-      (not config.mixed_precision, 'mixed_precision', 'false with tfmot_pruning'),
+      (config.precision == 'float32', 'precision', 'float32 with tfmot_pruning'),
   ]
 
 
