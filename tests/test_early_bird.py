@@ -49,3 +49,21 @@ def test_searches_stop_where_the_mask_stopped_moving_and_tickets_come_from_there
   text = open(written['report.md']).read()
   assert '## Early-bird tickets' in text and '| 2 | 64.1 |' in text
   assert 'Iterations in all: early-bird ' in text and 'vs IMP 300 (levels 0-2' in text
+
+
+def test_the_comparison_counts_only_the_trials_that_have_early_bird_tickets():
+  from lottery_ticket.analysis import early_bird as analysis  # pylint: disable=g-import-not-at-top
+  from lottery_ticket.protocols import kinds  # pylint: disable=g-import-not-at-top
+  runs = pd.DataFrame([  # trial 1: IMP and early-bird; trial 2: IMP only (another accuracy)
+      dict(kind=kinds.TICKET, trial=t, level=l, run=f'imp{t}{l}', percent_remaining=p,
+           test_accuracy_at_early_stop=a)
+      for t, a in ((1, 0.80), (2, 0.60)) for l, p in ((0, 100.0), (1, 80.0))] + [
+      dict(kind=kinds.EARLY_BIRD_SEARCH, trial=1, level=0, run='search', percent_remaining=100.0,
+           test_accuracy_at_early_stop=0.5),
+      dict(kind=kinds.EARLY_BIRD_TICKET, trial=1, level=1, run='eb', percent_remaining=80.0,
+           test_accuracy_at_early_stop=0.81)])
+  metrics = pd.DataFrame([dict(run=run, iteration=i) for run in runs['run']
+                          for i in ((0, 40) if run == 'search' else (0, 100))])
+  text = '\n'.join(analysis.comparison_lines(metrics, runs))
+  assert '| 1 | 80.0 | 80.00% | 81.00% | +1.00 |' in text
+  assert 'vs IMP 200 (levels 0-1' in text  # trial 1's two levels, not trial 2's too

@@ -37,14 +37,14 @@ def _iterations_trained(df):
 
 
 def comparison_lines(df, runs):
-  """The early-bird tickets against IMP's of the same level (means over trials) and the
-  iterations each way took in all; [] without early-bird tickets."""
+  """The early-bird tickets against IMP's of the same level and trials (means over the trials
+  that have early-bird tickets) and the iterations each way took in all; [] without them."""
   tickets = runs[runs['kind'] == kinds_lib.EARLY_BIRD_TICKET]
   if tickets.empty:
     return []
   trained = _iterations_trained(df)
   searches = runs[runs['kind'] == kinds_lib.EARLY_BIRD_SEARCH]
-  imp = runs[runs['kind'] == kinds_lib.TICKET]
+  imp = runs[(runs['kind'] == kinds_lib.TICKET) & runs['trial'].isin(set(tickets['trial']))]
   lines = ['| level | % remaining | IMP ticket | early-bird ticket | difference (points) | '
            'search stopped at |', '|---|---|---|---|---|---|']
   for level, rows in tickets.groupby('level'):
