@@ -170,8 +170,7 @@ class ExperimentConfig(network_lib.Hyperparameters):
          self.batch_size % self.cpu_devices == 0, 'batch_size',
          f'a multiple of --cpu_devices={self.cpu_devices}'),
         (not self.dropout, 'dropout', one_device),
-        (self.precision == 'float32', 'precision',
-         f'float32 with --distribute={self.distribute} (mixed precision is not supported there)'),
+        (self.precision == 'float32', 'precision', f'float32 with --distribute={self.distribute}'),
         (self.protocol_spec.distributable, 'distribute', f'none with {self.protocol}'),
     ]
     distribution.check_devices(self.distribute_devices)
@@ -218,13 +217,12 @@ def check_writable(output_dir):
 RESULT_SETTINGS = ('network', 'dataset', 'training_iterations', 'batch_size', 'learning_rate',
                    'dropout', 'eval_interval', 'validation_size', 'seed', 'jit_compile',
                    'optimizer', 'momentum', 'weight_decay', 'lr_milestones', 'lr_gamma',
-                   'warmup_iterations', 'augment', 'pruning', 'rewind_iteration',
-                   'precision', 'lr_schedule', 'binarize')
+                   'warmup_iterations', 'augment', 'pruning', 'rewind_iteration', 'precision',
+                   'lr_schedule', 'binarize')
 # What experiments recorded before a setting existed ran with.
 _EARLIER_DEFAULTS = dict(optimizer='adam', momentum=0.0, weight_decay=0.0, lr_milestones=[],
                          lr_gamma=0.1, warmup_iterations=0, augment=False, pruning='layerwise',
-                         rewind_iteration=0, lr_schedule='step',
-                         binarize=False)
+                         rewind_iteration=0, lr_schedule='step', binarize=False)
 SETTINGS_FILE = 'experiment.json'
 # Learned masks share the lottery experiment's --output_dir (one report shows both) but train
 # with their own settings, recorded in a file per kind (edge_popup.json, biprop.json; --binarize
@@ -255,8 +253,8 @@ def _check_recorded(config, file_name, names):
   if not os.path.exists(path):
     return
   recorded = dict(_EARLIER_DEFAULTS, **save_restore.load_json_object(path))
-  if 'precision' not in recorded:  # recorded before --precision: a --mixed_precision boolean
-    recorded['precision'] = 'mixed_float16' if recorded.get('mixed_precision') else 'float32'
+  old_precision = 'mixed_float16' if recorded.get('mixed_precision') else 'float32'
+  recorded.setdefault('precision', old_precision)  # recorded before --precision existed
   settings = _settings(config, names)
   differences = [f'--{name}={_flag_text(settings[name])} (was {_flag_text(recorded.get(name))})'
                  for name in names if recorded.get(name) != settings[name]
