@@ -21,7 +21,6 @@ import dataclasses
 import os
 import signal
 import socket
-import subprocess
 import sys
 
 from absl import app
@@ -169,17 +168,6 @@ def _check_engine_flags():
     sweep_ray.check_address(FLAGS.ray_address)
 
 
-def _stop(workers, signal_number):
-  for worker in workers:
-    if worker.process.poll() is None:
-      worker.process.send_signal(signal_number)
-  for worker in workers:
-    try:
-      worker.process.wait(timeout=300)
-    except subprocess.TimeoutExpired:
-      worker.process.kill()
-
-
 def _local_engine(config, count, gpus, log_dir, head):
   """The worker processes of --engine=local, announced in one line starting with `head`."""
   host = socket.gethostname()
@@ -208,10 +196,8 @@ def _ray_engine(config, log_dir, head):
 
 
 def _stop_engine(engine, signal_number):
-  if isinstance(engine, sweep_scheduler.LocalWorkers):
-    _stop(engine.workers, signal_number)
-  elif engine is not None:
-    engine.stop()
+  if engine is not None:
+    engine.stop(signal_number)
 
 
 def main(argv):
@@ -232,11 +218,7 @@ def main(argv):
         engine = _local_engine(config, count, gpus, log_dir, head)
       sweep = sweep_scheduler.Sweep(tasks, engine, FLAGS.progress_seconds)
       sweep.run()
-      if isinstance(engine, sweep_scheduler.LocalWorkers):
-        for worker in engine.workers:
-          worker.close()
-        for worker in engine.workers:
-          worker.process.wait()
+      engine.finish()
       if sweep.done:
         # pylint: disable=g-import-not-at-top  (pandas and matplotlib: only now)
         from lottery_ticket.analysis import report

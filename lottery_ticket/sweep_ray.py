@@ -170,9 +170,13 @@ class RayRuns:
       message = f'{type(e).__name__}: {lines[-1] if lines else ""}'
     return {'status': 'failed', 'message': message, 'seconds': 0.0}
 
-  def stop(self):
-    """Cancels every task (Ctrl-C): running ones get CANCEL_SECONDS to stop, then are killed.
-    Their checkpoints stay for the next start."""
+  def finish(self):
+    """After the last task: nothing to wait for (Ray shuts an instance of its own down at exit)."""
+
+  def stop(self, signal_number):
+    """Cancels every task (Ctrl-C, SIGTERM): running ones get CANCEL_SECONDS to stop, then are
+    killed. Their checkpoints stay for the next start."""
+    del signal_number  # Ray cancels with KeyboardInterrupt whatever the signal was
     refs = list(self._refs)
     for ref in refs:
       self.ray.cancel(ref)

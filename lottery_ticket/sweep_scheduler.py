@@ -100,6 +100,25 @@ class LocalWorkers:
         worker.last_trial = task.spec['trial']
         worker.start(task)
 
+  def finish(self):
+    """After the last task: closes the workers' input and waits for them to exit."""
+    for worker in self.workers:
+      worker.close()
+    for worker in self.workers:
+      worker.process.wait()
+
+  def stop(self, signal_number):
+    """Passes `signal_number` on to the workers (they checkpoint and exit); kills any that
+    have not exited after 300 s."""
+    for worker in self.workers:
+      if worker.process.poll() is None:
+        worker.process.send_signal(signal_number)
+    for worker in self.workers:
+      try:
+        worker.process.wait(timeout=300)
+      except subprocess.TimeoutExpired:
+        worker.process.kill()
+
   def wait(self, timeout):
     """[(task, answer)] of the workers that answered within `timeout` seconds; the answer is
     None for a task whose worker died."""
@@ -126,7 +145,8 @@ class Sweep:
   """Hands ready tasks to an engine's workers until every task is done, failed or cannot run.
 
   The engine (LocalWorkers, or sweep_ray.RayRuns) has `parallelism`, `running()` (the tasks it
-  runs), `start(ready tasks)` and `wait(timeout)` -> [(task, answer or None if it was lost)].
+  runs), `start(ready tasks)`, `wait(timeout)` -> [(task, answer or None if it was lost)], and
+  for the sweep's end `finish()` and `stop(signal_number)`.
   """
 
   def __init__(self, tasks, engine, progress_seconds, stream=sys.stdout):
