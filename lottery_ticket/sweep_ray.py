@@ -26,6 +26,8 @@ from foundations import interrupts
 MAX_RETRIES = 3  # times Ray reruns a task whose worker process or node died
 CANCEL_SECONDS = 30.0  # Ctrl-C: how long cancelled tasks get to stop before they are killed
 INSTALL = "pip install -e '.[ray]'"
+NO_CLUSTER = ('start one with "ray start --head", or leave --ray_address unset for a local '
+              'instance')
 
 _worker = None  # this Ray worker process's sweep_worker.Worker, reused by its later tasks
 
@@ -57,11 +59,7 @@ def _run_task(base_values, task, threads, log_dir):
                   os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)  # the runs' output goes to sweep_logs/, as a local worker's does
     os.dup2(log, 2)
-    import tensorflow as tf
-    from lottery_ticket import sweep
-    sweep_worker.set_threads(tf, threads)
-    base = sweep_worker.config_from_json(base_values)
-    _worker = sweep_worker.Worker(base, sweep.all_networks()[base.network])
+    _worker = sweep_worker.start_worker(base_values, threads)
   return sweep_worker.run_task(_worker, task)
 
 
@@ -77,10 +75,8 @@ def check_address(address):
     raise errors.UserInputError(f'--ray_address={address}: expected auto or host:port, e.g. '
                                 '10.0.0.1:6379 (the address "ray start --head" printed)') from None
   except OSError as e:
-    raise errors.UserInputError(
-        f'--ray_address={address}: no Ray cluster answers there ({e.strerror or e}); start '
-        'one with "ray start --head", or leave --ray_address unset for a local instance'
-    ) from None
+    raise errors.UserInputError(f'--ray_address={address}: no Ray cluster answers there '
+                                f'({e.strerror or e}); {NO_CLUSTER}') from None
 
 
 def start(ray, address):
@@ -93,8 +89,7 @@ def start(ray, address):
     context = ray.init(address=address, **options)
   except (ConnectionError, RuntimeError, ValueError) as e:
     raise errors.UserInputError(
-        f'--ray_address={address}: no Ray cluster to join there ({e}); start one with '
-        '"ray start --head", or leave --ray_address unset for a local instance') from None
+        f'--ray_address={address}: no Ray cluster to join there ({e}); {NO_CLUSTER}') from None
   interrupts.reinstall()  # Ctrl-C and SIGTERM stop the sweep as they do with local workers
   url = context.dashboard_url or ''
   return f'http://{url}' if url and '://' not in url else url
@@ -177,11 +172,11 @@ class RayRuns:
     """Cancels every task (Ctrl-C, SIGTERM): running ones get CANCEL_SECONDS to stop, then are
     killed. Their checkpoints stay for the next start."""
     del signal_number  # Ray cancels with KeyboardInterrupt whatever the signal was
-    refs = list(self._refs)
+    refs, self._refs = list(self._refs), {}
+    if not refs:
+      return
     for ref in refs:
       self.ray.cancel(ref)
-    _, left = self.ray.wait(refs, num_returns=len(refs), timeout=CANCEL_SECONDS) if refs else (
-        [], [])
+    _, left = self.ray.wait(refs, num_returns=len(refs), timeout=CANCEL_SECONDS)
     for ref in left:
       self.ray.cancel(ref, force=True)
-    self._refs.clear()

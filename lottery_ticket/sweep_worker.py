@@ -81,11 +81,17 @@ def run_task(worker, task):
           'seconds': time.monotonic() - start}
 
 
-def set_threads(tf, threads):
-  """Limits TensorFlow's CPU thread pools (before its first operation), when `threads`."""
+def start_worker(config_values, threads):
+  """A Worker for the sweep's config (its fields, as sent), in a process whose TensorFlow
+  uses `threads` CPU threads (None: its default). Imports TensorFlow; before its first op."""
+  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from lottery_ticket import sweep
   if threads:
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+  base = config_from_json(config_values)
+  return Worker(base, sweep.all_networks()[base.network])
 
 
 def main():
@@ -93,12 +99,7 @@ def main():
   os.dup2(2, 1)  # the runs' output goes to the log; stdout carries only the answers
   sys.stdout = os.fdopen(1, 'w', buffering=1)
   setup = json.loads(sys.stdin.readline())
-  base = config_from_json(setup['config'])
-  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf
-  from lottery_ticket import sweep
-  set_threads(tf, setup.get('threads'))
-  worker = Worker(base, sweep.all_networks()[base.network])
+  worker = start_worker(setup['config'], setup.get('threads'))
   with interrupts.handled():
     try:
       for line in sys.stdin:

@@ -74,9 +74,7 @@ def test_without_ray_the_engine_says_how_to_install_it(monkeypatch):
 
 
 def _start(args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=conftest.REPO_ROOT)
-  return subprocess.Popen([sys.executable, '-m', SWEEP, *args], cwd=conftest.REPO_ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  return runs.start(SWEEP, args, stderr=subprocess.PIPE)
 
 
 @pytest.mark.slow  # two sweeps of the plan at once, one of them starting Ray (~40 s on 2 cores)
