@@ -56,6 +56,7 @@ class Checkpointer:
       arrays['tracker_rows'] = np.array([[row.get(c, np.nan) for c in extra] for row in state.rows],
                                         dtype=np.float64)
     arrays.update({f'tracker/{k}': v for k, v in state.tracker.items()})
+    arrays.update({f'mask_updates/{k}': v for k, v in state.mask_updates.items()})
     arrays.update({f'initial/{k}': v for k, v in state.initial_weights.items()})
     arrays.update({f'variables/{k}': v for k, v in state.variables.items()})
     save_restore.save_arrays(self.path, arrays)
@@ -104,8 +105,12 @@ class Checkpointer:
                      if k.startswith('variables/')},
           interval=[(int(steps), loss, accuracy) for steps, loss, accuracy
                     in arrays.get('interval', np.zeros((0, 3))).tolist()],
-          tracker={k[len('tracker/'):]: v for k, v in arrays.items() if k.startswith('tracker/')})
+          tracker=_prefixed(arrays, 'tracker/'), mask_updates=_prefixed(arrays, 'mask_updates/'))
     except (KeyError, ValueError, TypeError) as e:
       raise errors.UserInputError(f'{self.path}: not a training checkpoint ({e})') from None
     self._last_iteration, self._last_seconds = state.iteration, state.wall_seconds
     return state
+
+
+def _prefixed(arrays, prefix):
+  return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}

@@ -32,6 +32,13 @@ def _state_variables(model):
   return entries
 
 
+def random_states(model):
+  """The state variables of `model`'s dropout random generators (created by a training call)."""
+  return [layer._random_generator._generator.state  # pylint: disable=protected-access
+          for layer in model.layers
+          if getattr(getattr(layer, '_random_generator', None), '_generator', None) is not None]
+
+
 def get_masks(model):
   """{layer name: 0/1 float32 mask} for every masked layer."""
   return {name: layer.mask.numpy() for name, layer in masked_layers.masked_layers(model).items()}

@@ -78,3 +78,11 @@ def create(name, learning_rate, momentum=0.0):
   if name == 'sgd':
     return TorchSGD(learning_rate, momentum=momentum)
   raise errors.UserInputError(f'--optimizer={name}: expected one of {OPTIMIZERS}')
+
+
+def slot_variables(optimizer, variable):
+  """The optimizer's state variables of `variable` (Adam's moments, SGD's momentum), named
+  '{slot}/{variable name}' by tf_keras; none before the optimizer is built or without momentum."""
+  inner = getattr(optimizer, 'inner_optimizer', optimizer)  # a LossScaleOptimizer's
+  return [slot for slot in inner.variables
+          if slot.name.partition('/')[2] == variable.name and slot.shape == variable.shape]

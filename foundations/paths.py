@@ -13,6 +13,7 @@ import os
 import shutil
 
 MASKS = 'masks.npz'
+MASK_UPDATES = 'mask_updates.csv'  # dynamic sparse training: the mask's moves
 INITIAL_WEIGHTS = 'initial.npz'
 FINAL_WEIGHTS = 'final.npz'  # the kernels the network computes with (binarized: α·sign(w)·m)
 FINAL_LATENT_WEIGHTS = 'final_latent.npz'  # --binarize: the latent real weights pruning ranks

@@ -11,6 +11,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from foundations import augmentation
+from foundations import masked_layers
 
 
 def loss_and_correct(model, images, labels, training):
@@ -102,3 +103,38 @@ def single_device_steps(model, optimizer, train_images, train_labels, settings, 
     return run_steps(step, batch_indices, first_iteration)
 
   return tf.function(steps, jit_compile=jit_compile)
+
+
+class DenseGradients:
+  """callable(batch indices, iteration) -> [∂L/∂W of each masked layer's kernel as if dense],
+  for RigL's growth (foundations.mask_updates): the training-mode loss of that iteration's batch
+  (augmented as its step is), computed with every mask set to ones. Inactive kernel entries are
+  0, so the forward pass is the sparse network's and the gradient is the dense one. BatchNorm
+  statistics, dropout generators and the masks are put back afterwards: the step is unchanged.
+  """
+
+  def __init__(self, model, train_images, train_labels, settings, jit_compile, random_states):
+    self._model = model
+    self._layers = list(masked_layers.masked_layers(model).values())
+    self._kept = list(model.non_trainable_variables) + list(random_states)
+    kernels = [layer.kernel for layer in self._layers]
+
+    def gradients(indices, iteration):
+      images = settings.augmented(tf.gather(train_images, indices), iteration)
+      with tf.GradientTape() as tape:
+        losses, _ = loss_and_correct(model, images, tf.gather(train_labels, indices), True)
+        loss = tf.reduce_mean(losses)
+      return tape.gradient(loss, kernels)
+
+    self._gradients = tf.function(gradients, jit_compile=jit_compile)
+
+  def __call__(self, batch_indices, iteration):
+    kept = [variable.numpy() for variable in self._kept]
+    for layer in self._layers:
+      layer.mask.assign(tf.ones_like(layer.mask))
+    try:
+      return [g.numpy() for g in self._gradients(tf.constant(batch_indices),
+                                                 tf.constant(iteration, tf.int64))]
+    finally:
+      for variable, value in zip(self._kept, kept):
+        variable.assign(value)

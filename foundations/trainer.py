@@ -35,13 +35,6 @@ TrainingResult = training_state.TrainingResult
 TrainingState = training_state.TrainingState
 
 
-def random_states(model):
-  """The state variables of `model`'s dropout random generators (created by a training call)."""
-  return [layer._random_generator._generator.state  # pylint: disable=protected-access
-          for layer in model.layers
-          if getattr(getattr(layer, '_random_generator', None), '_generator', None) is not None]
-
-
 class Trainer:
   """Trains `model` on in-memory data with minibatch order from a BatchOrder.
 
@@ -89,7 +82,7 @@ class Trainer:
     # One eager training-mode call creates the dropout layers' random generators (if any), so
     # their states exist before the first run and can be reset and checkpointed.
     model(tf.gather(self._train_images, [0]), training=True)
-    self._random_states = random_states(model)
+    self._random_states = model_state.random_states(model)
     if self._strategy is not None:
       distributed_step.check_supported(optimizer, self._random_states)
     self._initial_random_states = [state.numpy() for state in self._random_states]
@@ -101,6 +94,9 @@ class Trainer:
                                                              *common)
     self._evaluate = evaluation.Evaluator(model, self._splits, self._strategy, jit_compile,
                                           self._count_trace)
+    self.dense_gradients = train_step.DenseGradients(  # RigL's (compiled on first use)
+        model, self._train_images, self._train_labels, self._step, jit_compile,
+        self._random_states)
     self.traces = 0  # Python traces of the compiled functions, for leak checks
     self.max_chunk_iterations = MAX_CHUNK_ITERATIONS
 
@@ -162,13 +158,15 @@ class Trainer:
             **{f'optimizer/{i}': v for i, v in enumerate(self.optimizer.variables)},
             **{f'random/{i}': v for i, v in enumerate(self._random_states)}}
 
-  def snapshot(self, iteration, rows, wall_seconds, initial_weights, interval=(), tracker=None):
+  def snapshot(self, iteration, rows, wall_seconds, initial_weights, interval=(), tracker=None,
+               mask_updates=None):
     """The TrainingState after `iteration` steps, for a checkpoint."""
     return TrainingState(
         iteration=iteration, rows=list(rows), wall_seconds=wall_seconds,
         initial_weights=initial_weights,
         variables={k: v.numpy() for k, v in self._state_variables().items()},
-        interval=list(interval), tracker=dict(tracker or {}))
+        interval=list(interval), tracker=dict(tracker or {}),
+        mask_updates=dict(mask_updates or {}))
 
   def check_state(self, state, source='checkpoint'):
     """Raises UserInputError unless `state` has this trainer's variables, names and shapes."""
@@ -183,7 +181,8 @@ class Trainer:
 
   def train(self, initial_weights, masks, training_iterations, batch_order, eval_interval=100,
             on_eval=None, resume=None, checkpoint=None, start_iteration=0, capture=None,
-            eval_iterations=(), augment_seed=None, tracker=None, stop_when=None):
+            eval_iterations=(), augment_seed=None, tracker=None, stop_when=None,
+            mask_updater=None):
     """Trains from `initial_weights` under `masks` from `start_iteration` to `training_iterations`.
 
     Args:
@@ -211,6 +210,9 @@ class Trainer:
       stop_when: optional callable(history rows so far) -> bool, asked after every evaluation:
         True ends the run there (e.g. early_bird.emerged); the result is that of the
         evaluation's weights.
+      mask_updater: optional foundations.mask_updates.MaskUpdater: calls end at its
+        `iterations`, where it moves the masks before the next step (after that evaluation);
+        start(state) and state() as the tracker's.
 
     Returns:
       A TrainingResult; its history starts with the masked network's validation and test
@@ -234,21 +236,19 @@ class Trainer:
         row.update(tracker(model_state.get_weights(self.model)))
       return row
 
+    _start(tracker, mask_updater, resume)
     if resume is None:
       initial = model_state.get_weights(self.model)
-      if tracker is not None:
-        tracker.start()
       rows = [tracked(self._row(start_iteration))]
       iteration, previous_seconds = start_iteration, 0
     else:
       self._restore(resume)
-      if tracker is not None:
-        tracker.start(resume.tracker)
       rows, iteration, previous_seconds = list(resume.rows), resume.iteration, resume.wall_seconds
       initial = resume.initial_weights
     evaluations = evaluation.evaluation_iterations(training_iterations, eval_interval,
                                                    eval_iterations)
-    stops = evaluation.stops(iteration, training_iterations, evaluations, capture,
+    updates = set(mask_updater.iterations if mask_updater is not None else ())
+    stops = evaluation.stops(iteration, training_iterations, set(evaluations) | updates, capture,
                              self.max_chunk_iterations)
     start = time.perf_counter() - previous_seconds
     # (steps, mean loss, mean accuracy) of the compiled calls since the last row
@@ -275,11 +275,13 @@ class Trainer:
           on_eval(row, time.perf_counter() - start)
         if stop_when is not None and stop_when(rows):
           break
+      if iteration in updates:
+        mask_updater(iteration, batch_order.indices(iteration, 1)[0])
       elapsed = time.perf_counter() - start
       if checkpoint is not None and iteration < training_iterations and checkpoint.due(
           iteration, elapsed):
-        checkpoint.save(self.snapshot(iteration, rows, elapsed, initial, chunks,
-                                      tracker.state() if tracker is not None else {}))
+        hooks = [h.state() if h is not None else {} for h in (tracker, mask_updater)]
+        checkpoint.save(self.snapshot(iteration, rows, elapsed, initial, chunks, *hooks))
     wall_seconds = time.perf_counter() - start
     steps_run = iteration - start_iteration
     return TrainingResult(
@@ -289,3 +291,9 @@ class Trainer:
         wall_seconds=wall_seconds,
         steps_per_second=steps_run / wall_seconds if wall_seconds > 0 else 0.0)
 
+
+def _start(tracker, mask_updater, resume):
+  """Starts a run's hooks afresh, or from the checkpoint `resume`."""
+  for hook, state in ((tracker, 'tracker'), (mask_updater, 'mask_updates')):
+    if hook is not None:
+      hook.start(getattr(resume, state) if resume is not None else None)

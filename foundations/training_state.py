@@ -34,3 +34,4 @@ class TrainingState:
   interval: list = dataclasses.field(default_factory=list)  # (steps, loss, accuracy) of the
   # compiled calls since the last evaluation, when saved between evaluations
   tracker: dict = dataclasses.field(default_factory=dict)  # an evaluation tracker's state
+  mask_updates: dict = dataclasses.field(default_factory=dict)  # a mask updater's state

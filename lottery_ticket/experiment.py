@@ -20,10 +20,10 @@ from foundations import optimizers
 from foundations import paths
 from foundations import save_restore
 from foundations import trainer as trainer_lib
-from lottery_ticket import config as config_lib
 from lottery_ticket import preflight
 from lottery_ticket import pruning_policy
 from lottery_ticket import recorded_runs
+from lottery_ticket import recorded_settings
 from lottery_ticket import recording
 from lottery_ticket.protocols import spec as spec_lib
 
@@ -170,7 +170,7 @@ class Experiment(recorded_runs.RecordedRuns, pruning_policy.PruningPolicy):
     if config.jit_compile is None:
       config = dataclasses.replace(config, jit_compile=self.config.jit_compile)
     same_training = all(getattr(config, name) == getattr(self.config, name)
-                        for name in config_lib.RESULT_SETTINGS if name != 'dataset')
+                        for name in recorded_settings.RESULT_SETTINGS if name != 'dataset')
     compatible = (same_training and config.dataset == self.config.dataset
                   and config.output_dir == self.config.output_dir
                   and not self.spec.normalize_inputs and
@@ -203,7 +203,7 @@ class Experiment(recorded_runs.RecordedRuns, pruning_policy.PruningPolicy):
     keras.utils.set_random_seed(self.config.seed_for('dropout'))
     replica = self._build_model()
     replica(self.dataset.train[0][:1], training=True)
-    return [state.numpy() for state in trainer_lib.random_states(replica)]
+    return [state.numpy() for state in model_state.random_states(replica)]
 
 def _shapes(dataset):
   return [tuple(array.shape) for split in (dataset.train, dataset.validation, dataset.test)

@@ -17,6 +17,7 @@ from foundations import paths
 from foundations import save_restore
 from lottery_ticket import config as config_lib
 from lottery_ticket import datasets
+from lottery_ticket import recorded_settings
 from lottery_ticket.protocols import naming
 
 EXPORT_JSON = 'export.json'
@@ -47,10 +48,10 @@ def _experiment_dir(run_dir):
   directory = os.path.abspath(run_dir)
   for _ in range(_SEARCH_DEPTH):
     directory = os.path.dirname(directory)
-    if os.path.isfile(os.path.join(directory, config_lib.SETTINGS_FILE)):
+    if os.path.isfile(os.path.join(directory, recorded_settings.SETTINGS_FILE)):
       return directory
   raise errors.UserInputError(
-      f'--run_dir={run_dir}: no {config_lib.SETTINGS_FILE} in the directories above it '
+      f'--run_dir={run_dir}: no {recorded_settings.SETTINGS_FILE} in the directories above it '
       '(not a run directory of this project?)')
 
 
@@ -98,7 +99,7 @@ def check_run_dir(run_dir):
     save_restore.load_arrays(path)  # readable; shapes are checked against the network later
   experiment_dir = _experiment_dir(run_dir)
   settings = save_restore.load_json_object(
-      os.path.join(experiment_dir, config_lib.SETTINGS_FILE))
+      os.path.join(experiment_dir, recorded_settings.SETTINGS_FILE))
   return RunToExport(run_dir, summary, specs[name], experiment_dir, settings,
                      _dense_run_dir(experiment_dir, summary.get('trial', 1)))
 

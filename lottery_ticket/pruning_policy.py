@@ -57,6 +57,16 @@ class PruningPolicy:
     return lambda masks, weights, initial=None: pruning.prune_by_percent(
         rates, masks, scores(masks, weights, initial))
 
+  def layerwise_counts(self, percent_remaining):
+    """{layer: weights kept} of iterative pruning's per-layer shares at `percent_remaining` (the
+    'paper' sparsity distribution); raises UserInputError for an unreachable target."""
+    dense = self.full_masks()
+    rates = pruning.one_shot_rates(self.spec.prune_rates,
+                                   {name: mask.size for name, mask in dense.items()},
+                                   percent_remaining)
+    uniform = {f'{name}/kernel': mask for name, mask in dense.items()}  # only counts matter
+    return pruning.remaining_weights(pruning.prune_by_percent(rates, dense, uniform))
+
   def mask_tracker(self, masks, initial_weights, level):
     """An early_bird.MaskDistance: at each evaluation, the mask the pruning step making
     `level` would draw from the weights under `masks`, and its distance to the previous one."""

@@ -10,10 +10,11 @@ from foundations import errors
 from foundations import interrupts
 from foundations import locking
 from foundations import masked_layers
+from foundations import model_state
 from foundations import paths
 from foundations import save_restore
 from foundations import trainer as trainer_lib
-from lottery_ticket import config as config_lib
+from lottery_ticket import recorded_settings
 from lottery_ticket import progress
 from lottery_ticket import recording
 from lottery_ticket import rewinding
@@ -49,8 +50,8 @@ class RecordedRuns:
       except OSError as e:
         raise errors.UserInputError(
             errors.os_error_message(e, 'output_dir', self.config.output_dir)) from None
-      config_lib.check_settings(self.config)  # again: another process may have written it
-      config_lib.record_settings(self.config)
+      recorded_settings.check_settings(self.config)  # again: another process may have written it
+      recorded_settings.record_settings(self.config)
       self._settings_recorded = True
 
   def claim_run(self, final_dir):
@@ -106,7 +107,7 @@ class RecordedRuns:
   def train_recorded_run(self, final_dir, masks, initial_weights, label, *, protocol,
                          start_iteration=0, capture=None, batch_order=None,
                          augment_seed=None, extra_files=None, tracker=None, stop_when=None,
-                         **details):
+                         mask_updater=None, **details):
     """Trains one run from `initial_weights` under `masks`, records it in `final_dir`.
 
     The run is claimed first (locking.RunClaim: raises locking.RunClaimed if a live process is
@@ -118,8 +119,9 @@ class RecordedRuns:
     `protocol` is the catalog name summary.json records (as 'experiment'); `start_iteration`,
     `capture` and `augment_seed` are Trainer.train's; `batch_order` defaults to the trial's;
     `extra_files` ({file name: arrays}, e.g. scores.npz) are committed with the run;
-    `tracker` and `stop_when` are Trainer.train's (tracker default: a dense run's
-    early_bird_tracker).
+    `tracker`, `stop_when` and `mask_updater` are Trainer.train's (tracker default: a dense
+    run's early_bird_tracker); with a mask updater, masks.npz is the final mask and
+    mask_updates.csv its history.
 
     Returns:
       (summary dict, TrainingResult).
@@ -129,6 +131,7 @@ class RecordedRuns:
       if paths.is_complete(final_dir):  # finished by another process meanwhile
         return recorded_run(final_dir)
       loop = dict(capture=capture, augment_seed=augment_seed, stop_when=stop_when,
+                  mask_updater=mask_updater,
                   tracker=tracker or self.early_bird_tracker(masks, initial_weights),
                   batch_order=batch_order or self.batch_order())
       return self._train_claimed(final_dir, masks, initial_weights, label, start_iteration,
@@ -176,6 +179,10 @@ class RecordedRuns:
       tensorboard.close()
     masks, arrays = self.run_outputs(result, masks)
     arrays = dict(extra_files or {}, **arrays)
+    updater = loop['mask_updater']
+    if updater is not None:  # the masks moved during training
+      masks = model_state.get_masks(self.model)
+      arrays[paths.MASK_UPDATES] = updater.history()
     summary = recording.summarize(result, masks, details)
     recording.write_run(partial, result, masks, summary, arrays)
     paths.commit(partial, final_dir)

@@ -72,11 +72,15 @@ def accuracy_at_iterations(history, iterations):
 
 def write_run(directory, result, masks, summary, arrays=None):
   """Writes the run's files into `directory` (a partial directory); `arrays` ({file name:
-  arrays}) adds files or replaces the defaults (e.g. final.npz of a binarized run)."""
+  arrays, or a DataFrame for a .csv}) adds files or replaces the defaults (e.g. final.npz of a
+  binarized run)."""
   files = {paths.MASKS: masks, paths.INITIAL_WEIGHTS: result.initial_weights,
            paths.FINAL_WEIGHTS: result.final_weights, **(arrays or {})}
   for name, values in files.items():
-    save_restore.save_arrays(os.path.join(directory, name), values)
+    if name.endswith('.csv'):
+      save_restore.save_csv(os.path.join(directory, name), values)
+    else:
+      save_restore.save_arrays(os.path.join(directory, name), values)
   save_restore.save_csv(os.path.join(directory, paths.METRICS), result.history)
   save_restore.save_json(os.path.join(directory, paths.SUMMARY), summary)  # written last
 

@@ -19,6 +19,7 @@ import pytest
 
 from foundations import save_restore
 from lottery_ticket import config as config_lib
+from lottery_ticket import recorded_settings
 from lottery_ticket.datasets import idx
 from lottery_ticket.datasets import synthetic
 from tests import conftest
@@ -112,7 +113,7 @@ def _truncated_masks(d):
 
 
 def _record_default_settings(d):
-  config_lib.record_settings(config_lib.ExperimentConfig(
+  recorded_settings.record_settings(config_lib.ExperimentConfig(
       protocol='lottery', network='lenet300_100', dataset='mnist', output_dir=d['out'],
       training_iterations=20, batch_size=20, learning_rate=1.2e-3, eval_interval=10,
       validation_size=100))
@@ -472,9 +473,11 @@ CASES = [
     _case('supermask_dropout', f'{MNIST}.supermask', ['--dropout'],
           '--dropout: supermask has no dropout variant'),
     _case('supermask_other_lottery_seed', f'{MNIST}.supermask', ['--seed=0'],
-          '--seed=0 (was 3)', lambda d: config_lib.record_settings(config_lib.ExperimentConfig(
-              protocol='lottery', network='lenet300_100', dataset='mnist', output_dir=d['out'],
-              training_iterations=20, learning_rate=1.2e-3, validation_size=100, seed=3))),
+          '--seed=0 (was 3)', lambda d: recorded_settings.record_settings(
+              config_lib.ExperimentConfig(
+                  protocol='lottery', network='lenet300_100', dataset='mnist',
+                  output_dir=d['out'], training_iterations=20, learning_rate=1.2e-3,
+                  validation_size=100, seed=3))),
     _case('supermask_rewind', f'{MNIST}.supermask', ['--rewind_iteration=5'],
           '--rewind_iteration=5: expected 0 with supermask'),
     _case('unknown_lr_schedule', f'{MNIST}.train', ['--lr_schedule=linear'],

@@ -8,6 +8,7 @@ import pytest
 
 from foundations import errors
 from lottery_ticket import config as config_lib
+from lottery_ticket import recorded_settings
 
 
 def _config(output_dir, **overrides):
@@ -20,46 +21,46 @@ def _config(output_dir, **overrides):
 
 def test_settings_recorded_before_the_sgd_and_rewinding_flags_are_accepted(tmp_path):
   config = _config(str(tmp_path))
-  older = {name: value for name, value in config_lib._settings(config).items()  # pylint: disable=protected-access
+  older = {name: value for name, value in recorded_settings._settings(config).items()  # pylint: disable=protected-access
            if name in ('network', 'dataset', 'training_iterations', 'batch_size',
                        'learning_rate', 'dropout', 'eval_interval', 'validation_size', 'seed',
                        'jit_compile')}
-  with open(os.path.join(tmp_path, config_lib.SETTINGS_FILE), 'w') as f:
+  with open(os.path.join(tmp_path, recorded_settings.SETTINGS_FILE), 'w') as f:
     json.dump(older, f)
-  config_lib.check_settings(config)  # the new settings at their earlier meaning: accepted
+  recorded_settings.check_settings(config)  # the new settings at their earlier meaning: accepted
   with pytest.raises(errors.UserInputError, match=r'--rewind_iteration=5 \(was 0\)'):
-    config_lib.check_settings(_config(str(tmp_path), rewind_iteration=5))
+    recorded_settings.check_settings(_config(str(tmp_path), rewind_iteration=5))
   with pytest.raises(errors.UserInputError, match=r'--lr_milestones=50,80 \(was \)'):
-    config_lib.check_settings(_config(str(tmp_path), lr_milestones=(50, 80)))
+    recorded_settings.check_settings(_config(str(tmp_path), lr_milestones=(50, 80)))
 
 
 def test_settings_file_that_is_not_an_object_is_refused(tmp_path):
-  with open(os.path.join(tmp_path, config_lib.SETTINGS_FILE), 'w') as f:
+  with open(os.path.join(tmp_path, recorded_settings.SETTINGS_FILE), 'w') as f:
     json.dump([1, 2], f)
   with pytest.raises(errors.UserInputError, match='expected a JSON object, found a JSON list'):
-    config_lib.check_settings(_config(str(tmp_path)))
+    recorded_settings.check_settings(_config(str(tmp_path)))
 
 
 def test_recorded_tuples_compare_equal_to_their_json_lists(tmp_path):
   config = _config(str(tmp_path), lr_milestones=(50, 80), optimizer='sgd', momentum=0.9)
-  config_lib.record_settings(config)
-  config_lib.check_settings(config)
+  recorded_settings.record_settings(config)
+  recorded_settings.check_settings(config)
 
 
 def test_supermask_settings_have_their_own_file_but_share_network_data_and_seed(tmp_path):
-  config_lib.record_settings(_config(str(tmp_path)))
+  recorded_settings.record_settings(_config(str(tmp_path)))
   learned = _config(str(tmp_path), protocol='supermask', learning_rate=0.1, optimizer='sgd',
                     momentum=0.9, lr_schedule='cosine', percent_remaining=(50.0,))
-  config_lib.check_settings(learned)  # other training settings: accepted
-  config_lib.record_settings(learned)
+  recorded_settings.check_settings(learned)  # other training settings: accepted
+  recorded_settings.record_settings(learned)
   assert os.path.isfile(os.path.join(tmp_path, 'edge_popup.json'))
   biprop = dataclasses.replace(learned, binarize=True, weight_init='kaiming_normal')
-  config_lib.check_settings(biprop)  # beside it, with its own settings file and weight init
-  config_lib.record_settings(biprop)
+  recorded_settings.check_settings(biprop)  # beside it, with its own settings file and weight init
+  recorded_settings.record_settings(biprop)
   assert os.path.isfile(os.path.join(tmp_path, 'biprop.json'))
   with pytest.raises(errors.UserInputError, match=r'--weight_init=glorot'):
-    config_lib.check_settings(dataclasses.replace(learned, weight_init='glorot'))
+    recorded_settings.check_settings(dataclasses.replace(learned, weight_init='glorot'))
   with pytest.raises(errors.UserInputError, match=r'--seed=4 \(was 0\)'):
-    config_lib.check_settings(dataclasses.replace(learned, seed=4))
+    recorded_settings.check_settings(dataclasses.replace(learned, seed=4))
   with pytest.raises(errors.UserInputError, match=r'--lr_schedule=cosine \(was step\)'):
-    config_lib.check_settings(_config(str(tmp_path), lr_schedule='cosine'))
+    recorded_settings.check_settings(_config(str(tmp_path), lr_schedule='cosine'))

@@ -27,6 +27,7 @@ WEIGHT_INITS = checks.WEIGHT_INITS
 PAI_METHODS = checks.PAI_METHODS
 PAI_ABLATIONS = checks.PAI_ABLATIONS
 PAI_SCOPES = checks.PAI_SCOPES
+DST_METHODS = checks.DST_METHODS
 
 
 def _pai_distribution(values, flag):
@@ -80,6 +81,12 @@ def _supermask_weight_init(values, flag):
   return getattr(values, flag) or ('kaiming_normal' if values.binarize else WEIGHT_INITS[0])
 
 
+def _sparse_task(task):
+  """A sweep's sparse-training task: one method at one size, ERK (RigL's default)."""
+  return {'dst_methods': (task['method'],), 'percent_remaining': (task['percent'],),
+          'sparsity_distribution': 'erk'}
+
+
 def _level_task(task):
   return {'levels': task['level']}
 
@@ -128,7 +135,8 @@ REGISTRY = {protocol.name: protocol for protocol in (
              settings=(Setting('masks', 'masks', spec.value),
                        Setting('presets', 'presets', spec.value),
                        _BINARIZE),
-             inputs=('masks', 'presets'), run_dirs=naming.train_runs, run_names=('train',)),
+             inputs=('masks', 'presets'), run_dirs=naming.train_runs, run_kind=naming.train_kind,
+             run_names=('train',)),
     Protocol('lottery', f'{_LOTTERY}:lottery',
              flags=(LEVELS, MASK_CRITERION, BINARIZE, EARLY_BIRD),
              settings=(Setting('levels', 'levels', spec.value), _CRITERION, _BINARIZE,
@@ -231,6 +239,32 @@ REGISTRY = {protocol.name: protocol for protocol in (
              required=('percent_remaining', 'pai_methods'), checks=checks.pai_checks,
              distributable=False, run_dirs=naming.pai_runs, run_kind=naming.pai_kind,
              nested_run_groups=(naming.PAI_GROUP,), task=_pai_task, plan_priority=1),
+    Protocol('sparse_training', 'lottery_ticket.protocols.sparse_training:sparse_training',
+             flags=(Flag('method', 'list', ['rigl'],
+                         'How the mask moves during training, comma-separated: rigl (drop the '
+                         'smallest |w|, grow where the dense gradient is largest), set (grow at '
+                         'random), static (never: the control).'),
+                    PERCENT_REMAINING,
+                    Flag('sparsity_distribution', 'enum', 'erk',
+                         'Per-layer densities of the initial random mask: erk (the default), '
+                         'er, uniform, or paper (the counts iterative pruning keeps).',
+                         sparsity.DISTRIBUTIONS),
+                    Flag('update_interval', 'integer', 100,
+                         'ΔT: iterations between mask updates.'),
+                    Flag('drop_fraction', 'float', 0.3,
+                         'α: the fraction of each layer\'s active weights the first update '
+                         'moves (cosine-decayed to 0 at --update_end).'),
+                    Flag('update_end', 'float', 0.75,
+                         'The fraction of --training_iterations after which the mask is '
+                         'frozen.')),
+             settings=(Setting('dst_methods', 'method', spec.strings), _PERCENTS,
+                       Setting('sparsity_distribution', 'sparsity_distribution', spec.value),
+                       Setting('update_interval', 'update_interval', spec.value),
+                       Setting('drop_fraction', 'drop_fraction', spec.value),
+                       Setting('update_end', 'update_end', spec.value)),
+             required=('percent_remaining',), checks=checks.sparse_training_checks,
+             distributable=False, run_dirs=naming.sparse_runs, run_kind=naming.sparse_kind,
+             nested_run_groups=(naming.SPARSE_GROUP,), task=_sparse_task, plan_priority=1),
     Protocol('sweep', 'lottery_ticket.sweep:run',
              flags=(LEVELS, MASK_CRITERION, BINARIZE, REINIT_MODE), planner=True),
 )}

@@ -4,6 +4,8 @@
 
 from foundations import sparsity
 
+DST_METHODS = ('rigl', 'set', 'static')  # foundations.mask_updates.METHODS, without TensorFlow
+
 CONTROLS = ('none', 'random_prune')  # instability: analyse the masks themselves or a random mask
 REINIT_MODES = ('glorot', 'sample_original', 'sample_original_signs', 'signed_constant',
                 'reshuffle')
@@ -66,3 +68,19 @@ def lottery_checks(config):
           (config.levels >= 1, 'levels', 'an integer >= 1 with --early_bird_epsilon'),
           (config.mask_criterion == 'magnitude', 'mask_criterion',
            'magnitude with --early_bird_epsilon')]
+
+
+def sparse_training_checks(config):
+  """sparse_training's flags: (ok, flag, expected) like validate's checks."""
+  return [
+      (config.dst_methods and all(m in DST_METHODS for m in config.dst_methods), 'method',
+       f'comma-separated values of {DST_METHODS}'),
+      (config.sparsity_distribution in sparsity.DISTRIBUTIONS, 'sparsity_distribution',
+       f'one of {sparsity.DISTRIBUTIONS}'),
+      (config.update_interval >= 1, 'update_interval', 'an integer >= 1 (iterations)'),
+      (0 < config.drop_fraction < 1, 'drop_fraction', 'a fraction in (0, 1)'),
+      (0 < config.update_end <= 1, 'update_end',
+       'a fraction of --training_iterations in (0, 1]'),
+      (not config.rewind_iteration, 'rewind_iteration', '0: sparse training starts from θ0'),
+      (not config.binarize, 'binarize', 'false with sparse_training'),
+  ]

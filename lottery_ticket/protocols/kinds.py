@@ -18,6 +18,11 @@ SINGLE = 'train'  # one training run (--masks, --presets)
 PAI_PREFIX = 'pai_'
 PAI_METHOD_LABELS = {'snip': 'SNIP', 'grasp': 'GraSP', 'synflow': 'SynFlow',
                      'magnitude': 'magnitude at init', 'random': 'random at init'}
+# Dynamic sparse training: 'sparse_{method}_{distribution}' (protocols.naming.sparse_name), and
+# its final mask retrained from θ0 by `train --masks=RUN`: 'sparse_{method}_{distribution}_ticket'.
+SPARSE_PREFIX = 'sparse_'
+SPARSE_TICKET_SUFFIX = '_ticket'
+SPARSE_METHOD_LABELS = {'rigl': 'RigL', 'set': 'SET', 'static': 'static sparse'}
 ROLES = ('ticket', 'control', 'baseline', 'learned', 'single', 'search')
 EARLY_BIRD_SEARCH = 'lottery_early_bird'  # truncated trainings (protocols.early_bird)
 EARLY_BIRD_TICKET = 'early_bird_ticket'
@@ -65,6 +70,25 @@ def pai_label(kind):
   method, *rest = kind[len(PAI_PREFIX):].split('_')  # random's first part: its distribution
   label = PAI_METHOD_LABELS.get(method, method)
   return f'{label} ({", ".join(rest)})' if rest else label
+
+
+def is_sparse(kind):
+  """Whether `kind` is a dynamic-sparse-training run's or its retrained ticket's."""
+  return kind.startswith(SPARSE_PREFIX)
+
+
+def is_sparse_ticket(kind):
+  return is_sparse(kind) and kind.endswith(SPARSE_TICKET_SUFFIX)
+
+
+def sparse_label(kind):
+  """'RigL (erk)', 'static sparse (uniform)', 'RigL ticket (erk)' of a sparse-training kind."""
+  name = kind[len(SPARSE_PREFIX):]
+  ticket = name.endswith(SPARSE_TICKET_SUFFIX)
+  method, _, distribution = name[:-len(SPARSE_TICKET_SUFFIX)].partition('_') if ticket else (
+      name.partition('_'))
+  label = SPARSE_METHOD_LABELS.get(method, method) + (' mask retrained from θ0' if ticket else '')
+  return f'{label} ({distribution})' if distribution else label
 
 
 def with_role(role):

@@ -34,9 +34,11 @@ def train_one_run(experiment):
   else:
     initial, start = experiment.start_point(initial)
   (run,) = catalog.get('train').run_dirs(config)
+  source = naming.sparse_run_of(config.masks) if config.masks else None
+  details = {'ticket_of': naming.sparse_kind_of_variant(source[0])} if source else {}
   if completed(run.run_dir) is None:
     experiment.train_recorded_run(run.run_dir, masks, initial, run.label, start_iteration=start,
-                                  protocol='train')
+                                  protocol='train', masks_from=config.masks, **details)
 
 
 def dense_run(experiment, initial):

@@ -131,8 +131,69 @@ def control_runs(name):
 
 
 def train_runs(config):
-  return [Run(os.path.join(paths.trial_dir(config.output_dir, config.trial), 'train'),
-              f'trial{config.trial} train')]
+  """trial{N}/train/; a sparse-training run's mask (--masks) retrained from θ0 goes beside it,
+  in sparse_training/{variant}_ticket/remaining{P}/."""
+  trial_dir = paths.trial_dir(config.output_dir, config.trial)
+  source = sparse_run_of(config.masks) if config.masks else None
+  if source is not None:
+    variant, remaining = source
+    return [Run(os.path.join(trial_dir, SPARSE_GROUP, variant + kinds.SPARSE_TICKET_SUFFIX,
+                             remaining), f'trial{config.trial} {variant} ticket {remaining[9:]}%')]
+  return [Run(os.path.join(trial_dir, 'train'), f'trial{config.trial} train')]
+
+
+def train_kind(get):
+  """'train', or 'sparse_{variant}_ticket' for a sparse-training run's mask retrained."""
+  source = get('ticket_of', None)
+  return source + kinds.SPARSE_TICKET_SUFFIX if source else kinds.SINGLE
+
+
+# Dynamic sparse training (protocols.sparse_training): trial{N}/sparse_training/{variant}/
+# remaining{P}/, variant '{method}_{distribution}' ('rigl_erk').
+SPARSE_GROUP = 'sparse_training'
+
+
+def sparse_name(method, distribution):
+  return f'{method}_{distribution}'
+
+
+def sparse_kind(get):
+  return sparse_kind_of_variant(sparse_name(get('method', ''), get('sparsity_distribution', '')))
+
+
+def sparse_kind_of_variant(variant):
+  """The kind of the runs in sparse_training/{variant}/ ('rigl_erk' -> 'sparse_rigl_erk')."""
+  return kinds.SPARSE_PREFIX + variant
+
+
+def sparse_variants(config):
+  """[(method, percent remaining)] of every run a sparse_training command trains, in order."""
+  return [(method, percent) for method in config.dst_methods
+          for percent in config.percent_remaining]
+
+
+def sparse_runs(config):
+  trial_dir = paths.trial_dir(config.output_dir, config.trial)
+  runs = []
+  for method, percent in sparse_variants(config):
+    name = sparse_name(method, config.sparsity_distribution)
+    runs.append(Run(os.path.join(trial_dir, SPARSE_GROUP, name, f'remaining{percent:g}'),
+                    f'trial{config.trial} {name} {percent:g}%'))
+  return runs
+
+
+def sparse_run_of(masks_path):
+  """(variant, 'remaining{P}') if `masks_path` is a sparse-training run directory (or its
+  masks.npz), else None."""
+  run_dir = os.path.abspath(masks_path)
+  if os.path.basename(run_dir) == paths.MASKS:
+    run_dir = os.path.dirname(run_dir)
+  variant_dir = os.path.dirname(run_dir)
+  if (os.path.basename(os.path.dirname(variant_dir)) != SPARSE_GROUP or
+      not os.path.basename(run_dir).startswith('remaining') or
+      os.path.basename(variant_dir).endswith(kinds.SPARSE_TICKET_SUFFIX)):
+    return None
+  return os.path.basename(variant_dir), os.path.basename(run_dir)
 
 
 def percent_runs(kind, label):

@@ -70,11 +70,10 @@ class _Pruner:
   def layer_counts(self, percent):
     """{layer: kept count} of the layer-wise share at `percent` (iterative pruning's
     proportions); raises UserInputError for an unreachable target."""
-    uniform = {f'{n}/kernel': m for n, m in self.dense.items()}  # scores: only counts matter
     if self.config.pai_scope == 'global':  # checks reachability of the pooled layers
+      uniform = {f'{n}/kernel': m for n, m in self.dense.items()}  # only counts matter
       pruning.global_one_shot(self.spec.globally_pruned_layers, self.dense, uniform, percent)
-    return pruning.remaining_weights(
-        pruning.prune_by_percent(self._layerwise_rates(percent), self.dense, uniform))
+    return self.experiment.layerwise_counts(percent)
 
   def _layerwise_rates(self, percent):
     """Per-layer rates reaching `percent` in iterative pruning's proportions."""
