@@ -85,6 +85,11 @@ def _define_sweep_flags():
                     '(default: none).')
   flags.DEFINE_list('prune_at_init_remaining', ['51.3', '21.1', '7.0', '3.6'],
                     'Percent remaining of the --prune_at_init runs.')
+  flags.DEFINE_list('sparse_training', [], 'Dynamic sparse training methods (rigl, set, '
+                    'static; ERK and the runner\'s other defaults), each at every '
+                    '--sparse_training_remaining (default: none).')
+  flags.DEFINE_list('sparse_training_remaining', ['21.1', '7.0', '3.6', '1.2'],
+                    'Percent remaining of the --sparse_training runs.')
   flags.DEFINE_enum('engine', 'local', ['local', 'ray'], 'Who runs the runs: local worker '
                     'processes (--workers), or Ray tasks on a Ray cluster (docs/sweep.md).')
   flags.DEFINE_integer('workers', None, 'Worker processes of --engine=local (default: one per '
@@ -113,16 +118,8 @@ def _settings():
   if bad:
     raise errors.UserInputError(f'--one_shot={",".join(FLAGS.one_shot)}: expected percentages '
                                 'in (0, 100]')
-  pai_methods = tuple(FLAGS.prune_at_init)
-  pai_percents = spec_lib.parse_numbers('prune_at_init_remaining',
-                                        FLAGS.prune_at_init_remaining, float)
-  if any(method not in catalog.PAI_METHODS for method in pai_methods):
-    raise errors.UserInputError(f'--prune_at_init={",".join(pai_methods)}: expected '
-                                f'comma-separated values of {catalog.PAI_METHODS}')
-  if not all(0 < p <= 100 for p in pai_percents) or (pai_methods and not pai_percents):
-    raise errors.UserInputError(
-        f'--prune_at_init_remaining={",".join(FLAGS.prune_at_init_remaining)}: expected '
-        'percentages in (0, 100]')
+  pai_methods, pai_percents = _methods_and_sizes('prune_at_init', catalog.PAI_METHODS)
+  dst_methods, dst_percents = _methods_and_sizes('sparse_training', catalog.DST_METHODS)
   for name in ('reinit_trials', 'random_prune_trials'):
     if getattr(FLAGS, name) < 0:
       raise errors.UserInputError(f'--{name}={getattr(FLAGS, name)}: expected an integer >= 0')
@@ -147,9 +144,25 @@ def _settings():
     preflight.check(dataclasses.replace(config, trial=trial))
   preflight.load_dataset(config)  # the dataset is there and readable
   tasks = plan(config, trials, one_shot, FLAGS.reinit_trials, FLAGS.random_prune_trials,
-               control_levels, pai_methods, pai_percents)
+               control_levels, pai_methods, pai_percents, dst_methods, dst_percents)
+  for task in {task.spec['protocol']: task for task in tasks}.values():  # one per protocol
+    catalog.task_config(config, task.spec).validate()  # e.g. what sparse training refuses
   report_dir = FLAGS.report_dir or os.path.join(config.output_dir, 'report')
   return config, tasks, workers, gpus, report_dir
+
+
+def _methods_and_sizes(flag, known):
+  """(methods, percents) of --{flag} and --{flag}_remaining, checked."""
+  methods = tuple(getattr(FLAGS, flag))
+  sizes = f'{flag}_remaining'
+  percents = spec_lib.parse_numbers(sizes, getattr(FLAGS, sizes), float)
+  if any(method not in known for method in methods):
+    raise errors.UserInputError(f'--{flag}={",".join(methods)}: expected comma-separated '
+                                f'values of {known}')
+  if not all(0 < p <= 100 for p in percents) or (methods and not percents):
+    raise errors.UserInputError(f'--{sizes}={",".join(getattr(FLAGS, sizes))}: expected '
+                                'percentages in (0, 100]')
+  return methods, percents
 
 
 def _check_engine_flags():

@@ -27,11 +27,13 @@ class Task:
 
 
 def plan(config, trials, one_shot, reinit_trials, random_prune_trials, control_levels,
-         prune_at_init=(), prune_at_init_remaining=()):
+         prune_at_init=(), prune_at_init_remaining=(), sparse_training=(),
+         sparse_training_remaining=()):
   """Every run of the protocol as Tasks, in priority order.
 
   `prune_at_init` methods run at each of `prune_at_init_remaining`; they need no other run,
-  unless they start from the dense run's θk (--rewind_iteration).
+  unless they start from the dense run's θk (--rewind_iteration). `sparse_training` methods
+  (ERK) run at each of `sparse_training_remaining` and need no other run.
 
   Each task's run directory and label are the ones its protocol's catalog naming rule gives
   for the task's config (the last run that config writes): the sweep names no run itself.
@@ -58,4 +60,7 @@ def plan(config, trials, one_shot, reinit_trials, random_prune_trials, control_l
       for percent in prune_at_init_remaining:
         add([ticket[0]] if config.rewind_iteration else [], protocol='prune_at_init',
             trial=trial, method=method, percent=percent)
+    for method in sparse_training:
+      for percent in sparse_training_remaining:
+        add([], protocol='sparse_training', trial=trial, method=method, percent=percent)
   return sorted(tasks, key=lambda task: task.priority)

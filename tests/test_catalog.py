@@ -51,7 +51,7 @@ def test_every_entry_is_complete(name):
   names = [flag.name for flag in protocol.flags]
   assert len(set(names)) == len(names)
   for flag in protocol.flags:
-    assert flag.kind in ('integer', 'enum', 'list', 'boolean', 'string') and flag.help
+    assert flag.kind in ('integer', 'float', 'enum', 'list', 'boolean', 'string') and flag.help
     assert bool(flag.choices) == (flag.kind == 'enum')
   if protocol.planner:
     assert protocol.run_dirs is None and name not in catalog.PROTOCOL_NAMES
@@ -68,7 +68,7 @@ def test_every_default_run_kind_is_known_to_the_report():
   recording = [p for p in catalog.REGISTRY.values() if p.run_dirs and p.name != 'instability']
   for protocol in recording:  # instability records curves, not runs.csv rows
     kind = protocol.kind_of({}.get)
-    assert kind in kinds.KINDS or kinds.is_pai(kind), protocol.name
+    assert kind in kinds.KINDS or kinds.is_pai(kind) or kinds.is_sparse(kind), protocol.name
   assert set(kinds.CONTROL_KINDS) == set(kinds.with_role('control'))
   assert all(kind.role in kinds.ROLES for kind in kinds.KINDS.values())
 

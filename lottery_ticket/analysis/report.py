@@ -6,12 +6,13 @@ writes runs.csv (one row per run), summary.csv (per kind and percent remaining, 
 figure1.png, figure3.png, figure4.png, report.md, for networks reported at fixed iterations
 (ResNet, VGG) figure_iterations.png, where several mask criteria were run figure_criteria.png,
 where masks were learned (edge-popup, biprop) figure_learned_masks.png, where masks were chosen
-at initialization (analysis.pruning_at_init) figure_pai.png and figure_pai_layers.png, and
-where instability analyses were run instability.csv, figure_instability_path.png and
-figure_instability.png into OUT, each file atomically; where masks can be compared, report.md
-has analysis.masks' section. Runs in progress are skipped and listed in the report. Mistakes (a
-missing, empty or foreign --experiment_dir) end with one `error:` line and exit code 2, before
-anything is written.
+at initialization (analysis.pruning_at_init) figure_pai.png and figure_pai_layers.png, where
+sparse training was run (analysis.sparse_training) figure_sparse_training.png and, with RigL or
+SET runs, figure_sparse_mask_updates.png, and where instability analyses were run
+instability.csv, figure_instability_path.png and figure_instability.png into OUT, each file
+atomically; where masks can be compared, report.md has analysis.masks' section. Runs in
+progress are skipped and listed in the report. Mistakes (a missing, empty or foreign
+--experiment_dir) end with one `error:` line and exit code 2, before anything is written.
 """
 
 import os
@@ -31,6 +32,7 @@ from lottery_ticket.analysis import load
 from lottery_ticket.analysis import markdown
 from lottery_ticket.analysis import masks
 from lottery_ticket.analysis import pruning_at_init
+from lottery_ticket.analysis import sparse_training
 from lottery_ticket.analysis import summary as summary_lib
 from lottery_ticket.analysis import verdicts
 
@@ -75,9 +77,12 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
   criteria_figures = criteria.figures_to_draw(table)
   pai = pruning_at_init.analyse(experiment_dir, runs, table)
   pai_figures = pruning_at_init.figures_to_draw(pai)
+  sparse = sparse_training.analyse(experiment_dir, runs, table)
+  sparse_figures = sparse_training.figures_to_draw(sparse)
   sections = (criteria.criteria_section(table) + criteria.learned_masks_section(table)
-              + pruning_at_init.section(pai))
-  extra_figures = [(name, caption) for name, caption, _ in criteria_figures + pai_figures]
+              + pruning_at_init.section(pai) + sparse_training.section(sparse))
+  extra_figures = [(name, caption) for name, caption, _ in
+                   criteria_figures + pai_figures + sparse_figures]
   if not instability_runs.empty:
     instability_table = instability.summarize(instability_runs)
     sections += instability.verdict_lines(instability_table, tolerance_points)
@@ -104,6 +109,8 @@ def write_report(experiment_dir, output_dir, tolerance_points=verdicts.DEFAULT_T
         distances, os.path.join(output_dir, early_bird.FIGURE[0]), title)
   for name, _, draw in pai_figures:
     written[name] = draw(pai, os.path.join(output_dir, name), title)
+  for name, _, draw in sparse_figures:
+    written[name] = draw(sparse, os.path.join(output_dir, name), title)
   save_restore.save_csv(written['runs.csv'], runs)
   save_restore.save_csv(written['summary.csv'], table)
   figures.figure1(table, written['figure1.png'], title)

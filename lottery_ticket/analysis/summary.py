@@ -45,6 +45,8 @@ def kind_label(kind):
     return KIND_LABELS[kind]
   if kinds_lib.is_pai(kind):
     return kinds_lib.pai_label(kind)
+  if kinds_lib.is_sparse(kind):
+    return kinds_lib.sparse_label(kind)
   pruned = criterion_of(kind)
   if pruned is not None:
     base, criterion = pruned

@@ -11,7 +11,7 @@ from foundations import errors
 
 
 class Flag(NamedTuple):
-  """One absl flag: kind is the DEFINE_ function's suffix (integer, enum, list, boolean,
+  """One absl flag: kind is the DEFINE_ function's suffix (integer, float, enum, list, boolean,
   string); choices are an enum's values."""
   name: str
   kind: str
