@@ -94,7 +94,7 @@ def test_runner_defines_exactly_the_catalog_flags(name, monkeypatch):
       f'DEFINE_{kind}': (lambda define: lambda *args, **kwargs: define(
           *args, flag_values=values, **kwargs))(
           getattr(flags, f'DEFINE_{kind}'))
-      for kind in ('integer', 'enum', 'list', 'boolean', 'string')})
+      for kind in ('integer', 'float', 'enum', 'list', 'boolean', 'string')})
   monkeypatch.setattr(flag_definitions, 'flags', scratch)
   flag_definitions.define_protocol(name)
   defined = {flag_name: values[flag_name] for flag_name in values}
@@ -195,7 +195,8 @@ def test_plan_names_exactly_the_runs_the_protocols_write(criterion, tmp_path):
   trials, one_shot, control_levels = (1, 2), (51.3, 20.0), (1, 2)
   tasks = sweep.plan(config, trials, one_shot, reinit_trials=2, random_prune_trials=1,
                      control_levels=control_levels, prune_at_init=('snip', 'random'),
-                     prune_at_init_remaining=(7.0,))
+                     prune_at_init_remaining=(7.0,), sparse_training=('rigl', 'static'),
+                     sparse_training_remaining=(7.0, 3.6))
   written = {}
   for trial in trials:
     commands = [
@@ -204,7 +205,9 @@ def test_plan_names_exactly_the_runs_the_protocols_write(criterion, tmp_path):
         ('random_prune', dict(ticket_levels=control_levels, control_trials=(1,))),
         ('prune_at_init', dict(pai_methods=('snip',), percent_remaining=(7.0,))),
         ('prune_at_init', dict(pai_methods=('random',), percent_remaining=(7.0,),
-                               sparsity_distribution='erk'))]
+                               sparsity_distribution='erk')),
+        ('sparse_training', dict(dst_methods=('rigl', 'static'), percent_remaining=(7.0, 3.6),
+                                 sparsity_distribution='erk'))]
     for name, changes in commands:
       command = dataclasses.replace(config, protocol=name, trial=trial, **changes)
       written.update((run.run_dir, run.label) for run in catalog.get(name).run_dirs(command))

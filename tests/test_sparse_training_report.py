@@ -16,7 +16,7 @@ from lottery_ticket.analysis import summary
 from tests.test_pai_report import PNG
 from tests.test_pai_report import write_run
 
-TRAINING_ITERATIONS = 300  # write_run's last evaluation
+T = 300  # training iterations of every run: write_run's last evaluation
 # Lottery levels of trials 1 and 2: (level, percent remaining, test accuracy at early stop).
 LEVELS = ((0, 100.0, 0.90), (1, 51.3, 0.91), (2, 21.1, 0.89), (3, 8.9, 0.87))
 
@@ -78,18 +78,17 @@ def test_section_rows_and_costs(experiment):
   rows = [line for line in lines if line.startswith('| ') and not line.startswith('| network')]
   # final accuracy: write_run's last evaluation, 1 point below the early stop's
   assert rows == [
-      '| RigL (erk) | 51.2 | 90.00% | 89.00% | 1 | 300 |',
-      '| RigL (erk) | 8.9 | 85.00% (84.00–86.00) | 84.00% | 2 | 300 |',
-      '| RigL mask retrained from θ0 (erk) | 8.9 | 85.50% | 84.50% | 1 | 600 |',
-      '| SET (erk) | 8.9 | 85.00% | 84.00% | 1 | 300 |',
-      '| static sparse (erk) | 8.9 | 83.00% | 82.00% | 1 | 300 |',
+      f'| RigL (erk) | 51.2 | 90.00% | 89.00% | 1 | {T} |',
+      f'| RigL (erk) | 8.9 | 85.00% (84.00–86.00) | 84.00% | 2 | {T} |',
+      f'| RigL mask retrained from θ0 (erk) | 8.9 | 85.50% | 84.50% | 1 | {2 * T} |',
+      f'| SET (erk) | 8.9 | 85.00% | 84.00% | 1 | {T} |',
+      f'| static sparse (erk) | 8.9 | 83.00% | 82.00% | 1 | {T} |',
       # the levels nearest 51.2% and 8.9%, not level 2 (21.1%); L + 1 trainings
       '| winning ticket (iterative pruning), level 1 | 51.3 | 90.50% (90.00–91.00) | 89.50% | '
-      '2 | 600 |',
+      f'2 | {2 * T} |',
       '| winning ticket (iterative pruning), level 3 | 8.9 | 86.50% (86.00–87.00) | 85.50% | '
-      '2 | 1,200 |',
-      '| tfmot gradual magnitude pruning | 8.9 | 86.50% | 85.50% | 1 | 300 |']
-  assert 4 * TRAINING_ITERATIONS == 1200 and 2 * TRAINING_ITERATIONS == 600
+      f'2 | {4 * T:,} |',
+      f'| tfmot gradual magnitude pruning | 8.9 | 86.50% | 85.50% | 1 | {T} |']
 
 
 def test_mask_update_numbers(experiment):

@@ -110,7 +110,7 @@ def analyse(experiment_dir, runs, table):
               table[table['kind'] == TFMOT_KIND]]
   rows = pd.concat(parts, ignore_index=True) if parts else table.iloc[:0]
   rows = rows.assign(
-      label=rows['kind'].map(summary_lib.kind_label).astype(object),
+      label=rows['kind'].map(summary_lib.kind_label),
       iterations_in_all=[costs.get((row.kind, row.percent_remaining), float('nan'))
                          for row in rows.itertuples()])
   dst = runs[runs['kind'].isin(kinds) & ~runs['kind'].map(kinds_lib.is_sparse_ticket)]
