@@ -18,6 +18,13 @@ ITERATIONS_FIGURE = ('figure_iterations.png',
                      'Figures 7 and 8); winning tickets solid, random controls dashed')
 
 
+def accuracy_cell(row):
+  """'mean% (min–max)' of a summary row's test accuracy at early stop (no range for 1 trial)."""
+  spread = (f' ({100 * row.test_accuracy_at_early_stop_min:.2f}–'
+            f'{100 * row.test_accuracy_at_early_stop_max:.2f})' if row.trials > 1 else '')
+  return f'{100 * row.test_accuracy_at_early_stop_mean:.2f}%{spread}'
+
+
 def _plural(count, noun):
   return f'{count} {noun}{"" if count == 1 else "s"}'
 

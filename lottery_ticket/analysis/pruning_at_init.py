@@ -19,6 +19,7 @@ import pandas as pd
 
 from foundations import paths
 from lottery_ticket.analysis import figures
+from lottery_ticket.analysis import markdown
 from lottery_ticket.analysis import summary as summary_lib
 from lottery_ticket.analysis import verdicts
 from lottery_ticket.protocols import kinds as kinds_lib
@@ -102,12 +103,6 @@ def _unablated(analysis):
   return analysis.variants[analysis.variants['ablation'] == 'none']
 
 
-def _accuracy(row):
-  spread = (f' ({100 * row.test_accuracy_at_early_stop_min:.2f}–'
-            f'{100 * row.test_accuracy_at_early_stop_max:.2f})' if row.trials > 1 else '')
-  return f'{100 * row.test_accuracy_at_early_stop_mean:.2f}%{spread}'
-
-
 def _ticket_gap(tickets, row):
   if tickets.empty:
     return '—'
@@ -130,7 +125,7 @@ def methods_table(analysis):
     for row in table[table['kind'] == kind].itertuples():
       adds = multiply_adds.get((kind, row.percent_remaining), float('nan'))
       lines.append(f'| {variant.label} | {row.percent_remaining:g} | {row.trials} | '
-                   f'{_accuracy(row)} | {"—" if pd.isna(adds) else f"{100 * adds:.2f}%"} | '
+                   f'{markdown.accuracy_cell(row)} | {"—" if pd.isna(adds) else f"{100 * adds:.2f}%"} | '
                    f'{_ticket_gap(tickets, row)} |')
   return lines
 

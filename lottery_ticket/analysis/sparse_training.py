@@ -15,7 +15,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from lottery_ticket.analysis import figures
-from lottery_ticket.analysis import pruning_at_init
+from lottery_ticket.analysis import markdown
 from lottery_ticket.analysis import summary as summary_lib
 from lottery_ticket.analysis import verdicts
 from lottery_ticket.protocols import kinds as kinds_lib
@@ -33,8 +33,6 @@ METHOD_COLORS = {'rigl': 'tab:red', 'set': 'tab:purple', 'static': 'tab:gray'}
 # Sparsity distribution: (line style, marker); dashed and dotted are the tickets' and references'.
 DISTRIBUTION_STYLES = {'erk': ('-', 'o'), 'er': ((0, (6, 2, 1, 2)), '^'),
                        'uniform': ('-.', 'v'), 'paper': ((0, (8, 2, 1, 2, 1, 2)), 'P')}
-# The 'mean% (min–max)' cell; general: to move beside the other table helpers.
-_accuracy_cell = pruning_at_init._accuracy  # pylint: disable=protected-access
 _LAYER_MARKERS = ('o', 's', '^', 'v', 'D', 'P', 'X')
 _UPDATE_COLUMNS = ('run', 'trial', 'kind', 'percent', 'iteration', 'layer', 'active', 'grown',
                    'drop_fraction')
@@ -50,18 +48,9 @@ class Analysis(NamedTuple):
   updates: pd.DataFrame
 
 
-def method_and_distribution(kind):
-  """('rigl', 'erk') of 'sparse_rigl_erk' and of its retrained mask 'sparse_rigl_erk_ticket'."""
-  name = kind[len(kinds_lib.SPARSE_PREFIX):]
-  if kinds_lib.is_sparse_ticket(kind):
-    name = name[:-len(kinds_lib.SPARSE_TICKET_SUFFIX)]
-  method, _, distribution = name.partition('_')
-  return method, distribution
-
-
 def _kind_order(kind):
   methods, distributions = list(kinds_lib.SPARSE_METHOD_LABELS), list(DISTRIBUTION_STYLES)
-  method, distribution = method_and_distribution(kind)
+  method, distribution = kinds_lib.sparse_parts(kind)
   return (methods.index(method) if method in methods else len(methods), method,
           distributions.index(distribution) if distribution in distributions else
           len(distributions), distribution, kinds_lib.is_sparse_ticket(kind))
@@ -134,7 +123,7 @@ def table_lines(analysis):
   for row in analysis.rows.itertuples():
     cost = '—' if pd.isna(row.iterations_in_all) else f'{row.iterations_in_all:,.0f}'
     lines.append(f'| {_label(row)} | {row.percent_remaining:g} | '
-                 f'{_accuracy_cell(row)} | '
+                 f'{markdown.accuracy_cell(row)} | '
                  f'{100 * row.final_test_accuracy_mean:.2f}% | {row.trials} | {cost} |')
   return lines
 
@@ -192,7 +181,7 @@ def section(analysis):
 
 
 def _dst_style(kind):
-  method, distribution = method_and_distribution(kind)
+  method, distribution = kinds_lib.sparse_parts(kind)
   linestyle, marker = DISTRIBUTION_STYLES.get(distribution, ('-', 'o'))
   style = dict(color=METHOD_COLORS.get(method, 'black'), marker=marker, linestyle=linestyle)
   if kinds_lib.is_sparse_ticket(kind):

@@ -81,13 +81,20 @@ def is_sparse_ticket(kind):
   return is_sparse(kind) and kind.endswith(SPARSE_TICKET_SUFFIX)
 
 
-def sparse_label(kind):
-  """'RigL (erk)', 'static sparse (uniform)', 'RigL ticket (erk)' of a sparse-training kind."""
+def sparse_parts(kind):
+  """('rigl', 'erk') of 'sparse_rigl_erk' and of its retrained mask 'sparse_rigl_erk_ticket'."""
   name = kind[len(SPARSE_PREFIX):]
-  ticket = name.endswith(SPARSE_TICKET_SUFFIX)
-  method, _, distribution = name[:-len(SPARSE_TICKET_SUFFIX)].partition('_') if ticket else (
-      name.partition('_'))
-  label = SPARSE_METHOD_LABELS.get(method, method) + (' mask retrained from θ0' if ticket else '')
+  if name.endswith(SPARSE_TICKET_SUFFIX):
+    name = name[:-len(SPARSE_TICKET_SUFFIX)]
+  method, _, distribution = name.partition('_')
+  return method, distribution
+
+
+def sparse_label(kind):
+  """'RigL (erk)', 'static sparse (uniform)', 'RigL mask retrained from θ0 (erk)'."""
+  method, distribution = sparse_parts(kind)
+  label = SPARSE_METHOD_LABELS.get(method, method)
+  label += ' mask retrained from θ0' if is_sparse_ticket(kind) else ''
   return f'{label} ({distribution})' if distribution else label
 
 
