@@ -49,6 +49,15 @@ def panels(count, height_inches=4.2):
   return figure, figure.subplots(1, count, squeeze=False)[0]
 
 
+def panel_legend(figure, panels):
+  """One legend below the figure for every label drawn in `panels` (each label once)."""
+  legend = {}  # label: handle
+  for axes in panels:
+    legend.update(zip(*reversed(axes.get_legend_handles_labels())))
+  figure.legend(list(legend.values()), list(legend), loc='outside lower center',
+                ncol=min(len(legend), 4))
+
+
 def save(figure, path):
   with save_restore.atomic_path(path) as tmp_path:
     figure.savefig(tmp_path, format='png', dpi=120)

@@ -279,11 +279,7 @@ def density_figure(analysis, path, title):
     axes.set_title(variant.label)
   for axes in grid[len(variants):]:
     axes.set_visible(False)
-  legend = {}  # label: handle, over the panels
-  for axes in grid[:len(variants)]:
-    legend.update(zip(*reversed(axes.get_legend_handles_labels())))
-  figure.legend(list(legend.values()), list(legend), loc='outside lower center',
-                ncol=min(len(legend), 4))
+  figures.panel_legend(figure, grid[:len(variants)])
   figure.suptitle(f'{title}: per-layer density of the masks chosen at initialization')
   return figures.save(figure, path)
 

@@ -252,11 +252,7 @@ def updates_figure(analysis, path, title):
     axes.set_xlabel('training iteration')
     axes.set_ylabel('active weights moved at the update (%)')
     axes.grid(True, alpha=0.3)
-  legend = {}  # label: handle, over the panels
-  for axes in grid:
-    legend.update(zip(*reversed(axes.get_legend_handles_labels())))
-  figure.legend(list(legend.values()), list(legend), loc='outside lower center',
-                ncol=min(len(legend), 4))
+  figures.panel_legend(figure, grid)
   figure.suptitle(f'{title}: mask updates of dynamic sparse training')
   return figures.save(figure, path)
 
