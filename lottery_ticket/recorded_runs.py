@@ -14,8 +14,8 @@ from foundations import model_state
 from foundations import paths
 from foundations import save_restore
 from foundations import trainer as trainer_lib
-from lottery_ticket import recorded_settings
 from lottery_ticket import progress
+from lottery_ticket import recorded_settings
 from lottery_ticket import recording
 from lottery_ticket import rewinding
 from lottery_ticket.protocols import spec as spec_lib
