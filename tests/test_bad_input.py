@@ -535,6 +535,12 @@ CASES = [
     _case('distribute_with_mixed_precision', f'{MNIST}.train',
           ['--distribute=mirrored', '--mixed_precision'],
           '--precision=mixed_float16: expected float32 with --distribute=mirrored'),
+    # --deterministic: an op without a deterministic kernel (XLA's MaxPool gradient).
+    _case('deterministic_refused_op', f'{CONV}.train', ['--deterministic', '--jit_compile'],
+          '--deterministic: TensorFlow has no deterministic kernel for a step of this network '
+          '(op MaxPoolGrad)', network=True),
+    _case('deterministic_not_boolean', f'{MNIST}.train', ['--deterministic=maybe'],
+          '--deterministic'),
     _case('precision_unknown', f'{MNIST}.train', ['--precision=bfloat16'], '--precision'),
     _case('precision_and_its_alias_disagree', f'{MNIST}.train',
           ['--mixed_precision', '--precision=mixed_bfloat16'],
