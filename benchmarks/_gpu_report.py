@@ -1,4 +1,8 @@
-"""benchmarks.gpu_check's verdicts and its Markdown report, from the JSON-ready report dict."""
+"""benchmarks.gpu_check's verdicts and its Markdown report, from the JSON-ready report dict.
+
+A part that failed holds {'error': message} (a training entry: 'errors' per precision); it is
+shown as such and fails its checks.
+"""
 
 
 def _number(value, digits=1):
@@ -7,15 +11,21 @@ def _number(value, digits=1):
 
 def checks(report):
   """{check: passed}: placement on the expected device; --deterministic reruns bit for bit;
-  on a CPU also that --deterministic changes no result (there it changes no kernel)."""
+  on a CPU also that --deterministic changes no result (there it changes no kernel); and that
+  every part ran."""
   device = report['expected_device']
   found = {f'{name}: variables and training step outputs on {device}':
-           entry['placement']['on_device'] for name, entry in report['training'].items()}
-  found['two --deterministic runs: every result file bit for bit'] = not report[
-      'determinism']['deterministic_reruns']
+           entry.get('placement', {}).get('on_device', False)
+           for name, entry in report['training'].items()}
+  determinism = report['determinism']
+  found['two --deterministic runs: every result file bit for bit'] = (
+      'error' not in determinism and not determinism['deterministic_reruns'])
   if device.startswith('CPU'):
-    found['CPU: --deterministic changes no result'] = not report['determinism'][
-        'without_and_with']
+    found['CPU: --deterministic changes no result'] = (
+        'error' not in determinism and not determinism['without_and_with'])
+  failed = [name for name, entry in report['training'].items() if entry.get('errors')]
+  found['every timing ran' + (f' (failed: {", ".join(failed)})' if failed else '')] = (
+      not failed and 'error' not in report['sweep'])
   return found
 
 
@@ -27,14 +37,27 @@ def _training_table(training, precisions):
   for name, entry in training.items():
     ratios = [entry[p] / entry[base] if entry[p] and entry[base] else None
               for p in precisions[1:]]
-    xla = 'yes' if entry['jit_compile'] else 'no'
+    xla = {True: 'yes', False: 'no'}.get(entry.get('jit_compile'), '—')
     lines.append(f'| {name} | {entry["batch_size"]} | {xla} | ' +
                  ' | '.join(_number(entry[p]) for p in precisions) +
                  ''.join(f' | {_number(r, 2)}x' if r else ' | —' for r in ratios) + ' |')
+  errors = [f'- {name} in {precision}: {message}' for name, entry in training.items()
+            for precision, message in entry.get('errors', {}).items()]
+  return lines + ([''] + errors if errors else [])
+
+
+def _placement_table(training):
+  lines = ['| network | variables on | training step outputs on |', '|---|---|---|']
+  for name, entry in training.items():
+    placement = entry.get('placement', {'variables': ['—'], 'step_outputs': ['—']})
+    lines.append(f'| {name} | {", ".join(placement["variables"])} | '
+                 f'{", ".join(placement["step_outputs"])} |')
   return lines
 
 
 def _sweep_table(sweep):
+  if 'error' in sweep:
+    return [f'failed: {sweep["error"]}']
   counts = sorted(sweep['seconds'])
   first = sweep['seconds'][counts[0]]
   lines = ['| workers sharing the GPU | seconds | runs per minute | speed-up |',
@@ -47,7 +70,10 @@ def _sweep_table(sweep):
 
 
 def _determinism_table(determinism):
-  lines = ['| compared | every result file bit for bit | differing |', '|---|---|---|']
+  if 'error' in determinism:
+    return [f'failed: {determinism["error"]}']
+  lines = [f'{determinism["files"]} result files each.', '',
+           '| compared | every result file bit for bit | differing |', '|---|---|---|']
   for key, label in (('deterministic_reruns', 'two runs with --deterministic'),
                      ('without_and_with', 'without and with --deterministic')):
     differing = determinism[key]
@@ -59,22 +85,18 @@ def _determinism_table(determinism):
 def markdown(report):
   """The report as Markdown: device, placement, training, sweep, determinism and the checks."""
   training = report['training']
-  precisions = report['precisions']
-  placement = ['| network | variables on | training step outputs on |', '|---|---|---|']
-  placement += [f'| {name} | {", ".join(e["placement"]["variables"])} | '
-                f'{", ".join(e["placement"]["step_outputs"])} |' for name, e in training.items()]
   seconds = ', '.join(f'{part} {value:.0f} s' for part, value in report['seconds'].items())
+  runs = report['sweep'].get('runs', '')
   lines = [f'# GPU check: {report["device"]}', '',
            f'{report["machine"]}; TensorFlow {report["tensorflow"]}'
            f'{"; smoke run (tiny sizes)" if report["smoke"] else ""}; {seconds}.', '',
-           '## Placement', '', *placement, '',
+           '## Placement', '', *_placement_table(training), '',
            '## Training steps/s (marginal: two lengths, extra steps over extra seconds)', '',
-           *_training_table(training, precisions), '',
-           f'## Sweep: {report["sweep"]["runs"]} LeNet lottery runs (--workers_per_gpu)', '',
+           *_training_table(training, report['precisions']), '',
+           f'## Sweep: {runs} LeNet lottery runs (--workers_per_gpu)', '',
            *_sweep_table(report['sweep']), '',
-           f'## --deterministic: a LeNet lottery experiment ({report["determinism"]["files"]} '
-           'result files)', '', *_determinism_table(report['determinism']), '',
-           '## Checks', '']
+           '## --deterministic: a LeNet lottery experiment', '',
+           *_determinism_table(report['determinism']), '', '## Checks', '']
   lines += [f'- {"PASS" if passed else "FAIL"} {check}' for check, passed in
             report['checks'].items()]
   return '\n'.join(lines) + '\n'

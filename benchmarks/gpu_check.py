@@ -115,14 +115,23 @@ def _training(data, validation_size, output_dir, device):
           protocol='lottery', network=name, dataset=dataset, dataset_path=data[dataset],
           output_dir=output_dir, validation_size=validation_size, precision=precision,
           jit_compile=None, **dataclasses.asdict(spec.hyperparameters))
-      experiment = experiment_lib.Experiment(config, spec)
       lengths = SMOKE_LENGTHS if FLAGS.smoke else LENGTHS[name]
-      if 'placement' not in entry:
-        entry['placement'] = _placement(experiment, device, lengths[0])
-      entry['jit_compile'] = experiment.config.jit_compile
-      entry[precision] = _steps_per_second(experiment, lengths)
-      del experiment  # its data on the device, before the next one's
+      entry[precision] = None
+      try:
+        experiment = experiment_lib.Experiment(config, spec)
+        if 'placement' not in entry:
+          entry['placement'] = _placement(experiment, device, lengths[0])
+        entry['jit_compile'] = experiment.config.jit_compile
+        entry[precision] = _steps_per_second(experiment, lengths)
+        del experiment  # its data on the device, before the next one's
+      except Exception as e:  # pylint: disable=broad-except  (a diagnosis: report it, go on)
+        entry.setdefault('errors', {})[precision] = _first_line(e)
   return results
+
+
+def _first_line(error):
+  text = str(error).strip()
+  return f'{type(error).__name__}: {text.splitlines()[0] if text else ""}'
 
 
 def _steps_per_second(experiment, lengths):
@@ -168,8 +177,12 @@ def _determinism(data, validation_size, directory, gpu):
 
 
 def _timed(report, part, function, *args):
+  """report[part] = function(*args), or {'error': what failed}; its seconds in 'seconds'."""
   start = time.perf_counter()
-  report[part] = function(*args)
+  try:
+    report[part] = function(*args)
+  except RuntimeError as e:  # a command failed (its stderr's end): report it, go on
+    report[part] = {'error': str(e)}
   report['seconds'][part] = time.perf_counter() - start
 
 

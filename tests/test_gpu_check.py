@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from benchmarks import _gpu_report as gpu_report
 from foundations import determinism
 from tests import conftest
 
@@ -46,7 +47,7 @@ def test_smoke_run_checks_placement_speed_sweep_and_determinism(smoke):
   # On a CPU --deterministic changes no kernel: without and with it, and rerun, bit for bit.
   assert report['determinism'] == {'files': 10, 'deterministic_reruns': [],
                                    'without_and_with': []}
-  assert len(report['checks']) == 3 and all(report['checks'].values())
+  assert len(report['checks']) == 4 and all(report['checks'].values())
   assert set(report['seconds']) == {'training', 'sweep', 'determinism'}
 
 
@@ -85,3 +86,29 @@ def test_refusal_is_one_line_naming_the_flag_the_op_and_what_to_do():
   assert '(op MaxPoolGrad)' in line and 'do not yet have a deterministic XLA implementation' in line
   assert 'run without --deterministic, or with --nojit_compile' in line
   assert '--nojit_compile' not in determinism.refusal(MAXPOOL_REFUSAL, jit_compile=False)
+
+
+def test_a_failed_part_is_reported_and_fails_its_checks():
+  report = {
+      'device': 'NVIDIA H200', 'expected_device': 'GPU:0', 'smoke': False, 'machine': 'x86_64',
+      'tensorflow': '2.21.0', 'precisions': ['float32', 'mixed_bfloat16'],
+      'seconds': {'training': 60.0, 'sweep': 1.0, 'determinism': 30.0},
+      'training': {'conv2': {'batch_size': 60, 'jit_compile': True, 'float32': 800.0,
+                             'mixed_bfloat16': None, 'placement': {
+                                 'variables': ['/device:GPU:0'], 'step_outputs': ['/device:GPU:0'],
+                                 'on_device': True},
+                             'errors': {'mixed_bfloat16': 'InternalError: no kernel'}}},
+      'sweep': {'error': 'lottery_ticket.sweep ...: exit 2: error: out of memory'},
+      'determinism': {'files': 10, 'deterministic_reruns': ['trial1/level1/lottery/final.npz: '
+                                                            'output/kernel differ'],
+                      'without_and_with': []}}
+  report['checks'] = gpu_report.checks(report)
+  assert report['checks'] == {
+      'conv2: variables and training step outputs on GPU:0': True,
+      'two --deterministic runs: every result file bit for bit': False,
+      'every timing ran (failed: conv2)': False}
+  text = gpu_report.markdown(report)
+  for line in ('| conv2 | 60 | yes | 800.0 | — | — |', '- conv2 in mixed_bfloat16: InternalError',
+               'failed: lottery_ticket.sweep', '| two runs with --deterministic | no | trial1/',
+               '- FAIL every timing ran (failed: conv2)'):
+    assert line in text, line
