@@ -27,6 +27,7 @@ import time
 from absl import app
 from absl import flags
 
+from benchmarks import _timing as timing
 from lottery_ticket.datasets import synthetic
 
 flags.DEFINE_integer('trials', 2, 'Trials of the protocol.')
@@ -35,18 +36,7 @@ flags.DEFINE_integer('iterations', 300, 'Training iterations per run.')
 flags.DEFINE_integer('train_size', 2000, 'Generated training examples.')
 flags.DEFINE_string('output', 'benchmarks/sweep_speedup.json', 'Where to write the JSON.')
 FLAGS = flags.FLAGS
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _timed(module, args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=REPO_ROOT)
-  start = time.perf_counter()
-  process = subprocess.run([sys.executable, '-m', module, *args], cwd=REPO_ROOT, env=env,
-                           capture_output=True, text=True)
-  seconds = time.perf_counter() - start
-  if process.returncode:
-    raise RuntimeError(f'{module} {args}: {process.stderr[-2000:]}')
-  return seconds
+_timed = timing.run_module_seconds
 
 
 RAY_START_AND_STOP = ("import logging, ray; ray.init(log_to_driver=False, "

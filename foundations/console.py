@@ -30,7 +30,10 @@ _NOTICE = re.compile(
     r'|E\d{4} [\d:.]+ +\d+ cuda_\w+\.cc:\d+\] failed call to cuInit'
     r'|WARNING: All log messages before absl::InitializeLog\(\) is called'
     r'|To enable the following instructions: .* rebuild TensorFlow'
-    r'|INFO: Created TensorFlow Lite XNNPACK delegate for CPU)')
+    r'|INFO: Created TensorFlow Lite XNNPACK delegate for CPU'
+    # an op refused under op determinism: foundations.determinism reports it in one line
+    r'|E\d{4} [\d:.]+ +\d+ graph_compiler\.cc:\d+\] Executor failed to create kernel\. '
+    r'UNIMPLEMENTED: .*determinis|\t \[\[\{\{node .*\}\}\]\]$)')
 _QUIET = {'quiet': None}  # decided once per process, from the command line and environment
 _QUIET_ENV = 'LOTTERY_TICKET_QUIET'  # set by a quiet process for the ones it starts (sweep workers)
 

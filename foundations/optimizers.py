@@ -86,3 +86,9 @@ def slot_variables(optimizer, variable):
   inner = getattr(optimizer, 'inner_optimizer', optimizer)  # a LossScaleOptimizer's
   return [slot for slot in inner.variables
           if slot.name.partition('/')[2] == variable.name and slot.shape == variable.shape]
+
+
+def owned_variables(optimizer):
+  """Every variable `optimizer` owns: step, learning rate, slots, and a LossScaleOptimizer's
+  loss scale and its counter of good steps (which `optimizer.variables` leaves out)."""
+  return [v for v in tf.train.TrackableView(optimizer).descendants() if isinstance(v, tf.Variable)]

@@ -87,10 +87,10 @@ class Trainer:
       distributed_step.check_supported(optimizer, self._random_states)
     self._initial_random_states = [state.numpy() for state in self._random_states]
     common = (self._train_images, self._train_labels, self._step, jit_compile, self._count_trace)
-    if self._strategy is None:
-      self._train_steps = train_step.single_device_steps(model, optimizer, *common)
+    if self._strategy is None:  # train_steps(batch indices, first iteration): one compiled call
+      self.train_steps = train_step.single_device_steps(model, optimizer, *common)
     else:
-      self._train_steps = distributed_step.distributed_steps(self._strategy, model, optimizer,
+      self.train_steps = distributed_step.distributed_steps(self._strategy, model, optimizer,
                                                              *common)
     self._evaluate = evaluation.Evaluator(model, self._splits, self._strategy, jit_compile,
                                           self._count_trace)
@@ -255,7 +255,7 @@ class Trainer:
     chunks = list(resume.interval) if resume is not None else []
     for stop in stops:
       steps = stop - iteration
-      loss, accuracy = self._train_steps(tf.constant(batch_order.indices(iteration, steps)),
+      loss, accuracy = self.train_steps(tf.constant(batch_order.indices(iteration, steps)),
                                          tf.constant(iteration, tf.int64))
       chunks.append((steps, float(loss), float(accuracy)))
       iteration = stop

@@ -83,6 +83,9 @@ class ExperimentConfig(network_lib.Hyperparameters):
   distribute: str = 'none'
   distribute_devices: Tuple[str, ...] = ()  # mirrored: default every GPU, else every CPU
   cpu_devices: int = 0  # > 0: split the CPU into this many logical devices
+  # --deterministic: deterministic kernels (foundations.determinism), for bit-exact reruns on a
+  # GPU. Not a result setting: it changes which kernels run, not the arithmetic they do.
+  deterministic: bool = False
 
   def seed_for(self, purpose, *more):
     """A 31-bit seed for one purpose (see SEED_PURPOSES), fixed by --seed, --trial and `more`

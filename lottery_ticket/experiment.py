@@ -13,6 +13,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from foundations import batching
+from foundations import determinism
 from foundations import distribution
 from foundations import masked_layers
 from foundations import model_state
@@ -61,8 +62,10 @@ class Experiment(recorded_runs.RecordedRuns, pruning_policy.PruningPolicy):
     # --distribute: the strategy whose scope holds the model, optimizer and data (None: one device)
     self.strategy = distribution.create_strategy(config.distribute, config.distribute_devices,
                                                  config.cpu_devices, config.batch_size)
-    # Not tf.config.experimental.enable_op_determinism(): it refuses XLA's MaxPool gradient even
-    # on CPU. XLA's CPU kernels are deterministic for a fixed seed (tests check runs bit for bit).
+    # Op determinism only with --deterministic: it refuses XLA's MaxPool gradient even on CPU,
+    # where XLA's kernels are deterministic anyway for a fixed seed (tests check runs bit for bit).
+    if config.deterministic:
+      determinism.enable()
     keras.backend.experimental.enable_tf_random_generator()  # checkpointable dropout RNG
     keras.utils.set_random_seed(config.seed_for('dropout'))
     keras.mixed_precision.set_global_policy(config.precision)  # variables stay float32
@@ -71,6 +74,8 @@ class Experiment(recorded_runs.RecordedRuns, pruning_policy.PruningPolicy):
     self._settings_recorded = False  # experiment.json checked and written before the first write
     self._reseed = False  # reconfigured for another trial: the trainer needs its seeds
     self.trained_runs = 0  # runs this experiment trained and recorded (not found recorded)
+    if config.deterministic:  # an op without a deterministic kernel: refused before any write
+      determinism.probe(self.trainer, self.batch_order().indices(0, 1), config.jit_compile)
 
   def _build_model(self):
     spec, config = self.spec, self.config

@@ -86,6 +86,10 @@ def define_shared(networks, default_dataset):
   _absl.DEFINE_integer('seed', 0, 'Base seed, combined with --trial for every random choice.')
   _absl.DEFINE_boolean('jit_compile', None,
                        'Compile with XLA (default: yes on a GPU and for dense networks on CPU).')
+  _absl.DEFINE_boolean('deterministic', False,
+                       'Deterministic kernels (TensorFlow op determinism, XLA\'s GPU flag): '
+                       'reruns on a GPU bit for bit; a network with an op that has none is '
+                       'refused before anything is written. CPU runs are bit-exact without it.')
   _absl.DEFINE_float('progress_seconds', 15.0, 'Seconds between progress lines.')
   _absl.DEFINE_integer('checkpoint_interval', 0,
                        'Iterations between mid-run checkpoints (0: about every 5 minutes).')

@@ -16,6 +16,7 @@ from absl import app
 from absl import flags
 
 from foundations import console
+from foundations import determinism
 from foundations import distribution
 from foundations import errors
 from foundations import interrupts
@@ -141,7 +142,7 @@ def config_from_flags(protocol_name, networks):
       output_dir=distribution.worker_output_dir(FLAGS.output_dir, FLAGS.distribute),
       dropout=FLAGS.dropout, validation_size=_validation_size(),
       trial=trials_from_flags()[0],
-      seed=FLAGS.seed, jit_compile=FLAGS.jit_compile,
+      seed=FLAGS.seed, jit_compile=FLAGS.jit_compile, deterministic=FLAGS.deterministic,
       progress_seconds=FLAGS.progress_seconds, checkpoint_interval=FLAGS.checkpoint_interval,
       pruning=_or_default(FLAGS.pruning, spec.pruning), rewind_iteration=FLAGS.rewind_iteration,
       precision=_precision(), distribute=FLAGS.distribute,
@@ -206,6 +207,8 @@ def _run(protocol_name, configs, spec, dataset):
   """Builds the Experiment (this imports TensorFlow) and runs its protocol for each config
   (trial) in turn, reusing the network and compiled trainer."""
   # pylint: disable=g-import-not-at-top  (TensorFlow: only once the checks have passed)
+  if configs[0].deterministic:  # XLA reads its flags once: before TensorFlow is imported
+    determinism.request_xla_determinism()
   console.import_tensorflow()
   from lottery_ticket import experiment as experiment_lib
   protocol = spec_lib.resolve(catalog.get(protocol_name).entry_point)

@@ -7,8 +7,9 @@ plans the runs (per trial: lottery levels 0..L in order; at each --control_level
 as its mask exists, --reinit_trials random reinitialisations and --random_prune_trials random
 prunings; one-shot pruning to each --one_shot percentage once level 0 exists), runs them with
 --workers worker processes (lottery_ticket.sweep_worker; each pinned to one GPU where there are
-GPUs), prints progress (runs done / total, the running ones, an ETA) and finally writes the
-analysis report into --report_dir (default {output_dir}/report).
+GPUs, --workers_per_gpu of them sharing each), prints progress (runs done / total, the running
+ones, an ETA) and finally writes the analysis report into --report_dir (default
+{output_dir}/report).
 
 Runs already complete are skipped, so re-running the command resumes an interrupted sweep.
 Every run is claimed by the process training it (foundations.locking.RunClaim), so the same
@@ -92,8 +93,10 @@ def _define_sweep_flags():
                     'Percent remaining of the --sparse_training runs.')
   flags.DEFINE_enum('engine', 'local', ['local', 'ray'], 'Who runs the runs: local worker '
                     'processes (--workers), or Ray tasks on a Ray cluster (docs/sweep.md).')
-  flags.DEFINE_integer('workers', None, 'Worker processes of --engine=local (default: one per '
-                       'GPU; on a CPU one per 8 cores).')
+  flags.DEFINE_integer('workers', None, 'Worker processes of --engine=local (default: the GPUs '
+                       'x --workers_per_gpu; on a CPU one per 8 cores).')
+  flags.DEFINE_integer('workers_per_gpu', 1, 'Worker processes of --engine=local sharing each '
+                       'GPU, with memory growth on (small networks fill a GPU poorly).')
   flags.DEFINE_string('ray_address', None, '--engine=ray: the Ray cluster to join ("auto": the '
                       "one this machine belongs to; default: start a local Ray instance).")
   flags.DEFINE_float('cpus_per_run', 1.0, '--engine=ray: CPUs each run asks Ray for.')
@@ -132,9 +135,7 @@ def _settings():
         f'--control_levels={",".join(map(str, control_levels))}: expected levels in 1..'
         f'--levels={config.levels}')
   gpus = gpu_ids()
-  workers = default_workers(gpus) if FLAGS.workers is None else FLAGS.workers
-  if workers < 1:
-    raise errors.UserInputError(f'--workers={workers}: expected an integer >= 1')
+  workers = _worker_count(gpus)
   _check_engine_flags()
   if FLAGS.engine == 'ray':  # Ray's workers may start elsewhere: paths that mean the same there
     config = dataclasses.replace(config, output_dir=os.path.abspath(config.output_dir),
@@ -165,8 +166,24 @@ def _methods_and_sizes(flag, known):
   return methods, percents
 
 
+def _worker_count(gpus):
+  """--workers, or GPUs x --workers_per_gpu (or one per 8 CPU cores), checked."""
+  per_gpu = FLAGS.workers_per_gpu
+  if per_gpu < 1:
+    raise errors.UserInputError(f'--workers_per_gpu={per_gpu}: expected an integer >= 1')
+  if FLAGS['workers_per_gpu'].present and not gpus:
+    raise errors.UserInputError(
+        f'--workers_per_gpu={per_gpu}: expected a machine with GPUs (CUDA_VISIBLE_DEVICES and '
+        'nvidia-smi list none here); on a CPU, set --workers')
+  workers = default_workers(gpus, per_gpu) if FLAGS.workers is None else FLAGS.workers
+  if workers < 1:
+    raise errors.UserInputError(f'--workers={workers}: expected an integer >= 1')
+  return workers
+
+
 def _check_engine_flags():
-  local_only, ray_only = ('workers',), ('ray_address', 'cpus_per_run', 'gpus_per_run')
+  local_only = ('workers', 'workers_per_gpu')
+  ray_only = ('ray_address', 'cpus_per_run', 'gpus_per_run')
   for name in ray_only if FLAGS.engine == 'local' else local_only:
     if FLAGS[name].present:
       raise errors.UserInputError(f'--{name}={FLAGS[name].value}: not used by '
@@ -185,10 +202,13 @@ def _local_engine(config, count, gpus, log_dir, head):
   """The worker processes of --engine=local, announced in one line starting with `head`."""
   host = socket.gethostname()
   threads = None if gpus else max(1, (os.cpu_count() or 1) // count)
-  print(f'{head}, {count} workers{" on GPUs " + ",".join(gpus) if gpus else ""}; logs in '
-        f'{log_dir}', flush=True)
+  where = f' on GPUs {",".join(gpus)}' if gpus else ''
+  if count > len(gpus) > 0:
+    where += f' (up to {-(-count // len(gpus))} per GPU, memory growth on)'
+  print(f'{head}, {count} workers{where}; logs in {log_dir}', flush=True)
+  environments = sweep_scheduler.worker_environments(count, gpus)
   return sweep_scheduler.LocalWorkers([sweep_scheduler.WorkerProcess(
-      index, config, gpus[index % len(gpus)] if gpus else None, threads,
+      index, config, environments[index], threads,
       os.path.join(log_dir, f'{host}-{os.getpid()}-worker{index}.log'))
                                        for index in range(count)])
 

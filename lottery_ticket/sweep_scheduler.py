@@ -35,18 +35,27 @@ def gpu_ids():
           if line.startswith('GPU ')]
 
 
-def default_workers(gpus):
-  """One per GPU; on a CPU, one per 8 cores (each TensorFlow process uses several)."""
-  return len(gpus) or max(1, (os.cpu_count() or 1) // 8)
+def default_workers(gpus, per_gpu=1):
+  """`per_gpu` per GPU; on a CPU, one per 8 cores (each TensorFlow process uses several)."""
+  return len(gpus) * per_gpu or max(1, (os.cpu_count() or 1) // 8)
+
+
+def worker_environments(count, gpus):
+  """What each of `count` workers adds to its environment: its GPU of `gpus` (round robin) as
+  CUDA_VISIBLE_DEVICES and, where workers share a GPU, TF_FORCE_GPU_ALLOW_GROWTH=true (else the
+  first would take all its memory); nothing on a CPU."""
+  shared = {'TF_FORCE_GPU_ALLOW_GROWTH': 'true'} if count > len(gpus) else {}
+  return [dict(shared, CUDA_VISIBLE_DEVICES=gpus[index % len(gpus)]) if gpus else {}
+          for index in range(count)]
 
 
 class WorkerProcess:
-  """A sweep_worker subprocess; `task` is the Task it runs, or None when idle."""
+  """A sweep_worker subprocess; `task` is the Task it runs, or None when idle. `environment`:
+  variables it adds to this process's (worker_environments)."""
 
-  def __init__(self, index, config, gpu, threads, log_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get('TF_CPP_MIN_LOG_LEVEL', '2'))
-    if gpu is not None:
-      env['CUDA_VISIBLE_DEVICES'] = gpu
+  def __init__(self, index, config, environment, threads, log_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get('TF_CPP_MIN_LOG_LEVEL', '2'),
+               **environment)
     self.index = index
     self.log = open(log_path, 'a')
     self.process = subprocess.Popen(

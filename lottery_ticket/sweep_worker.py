@@ -13,6 +13,7 @@ import os
 import sys
 import time
 
+from foundations import determinism
 from foundations import errors
 from foundations import interrupts
 from lottery_ticket import config as config_lib
@@ -84,6 +85,8 @@ def run_task(worker, task):
 def start_worker(config_values, threads):
   """A Worker for the sweep's config (its fields, as sent), in a process whose TensorFlow
   uses `threads` CPU threads (None: its default). Imports TensorFlow; before its first op."""
+  if config_values.get('deterministic'):  # XLA reads its flags once: before TensorFlow
+    determinism.request_xla_determinism()
   # pylint: disable=g-import-not-at-top
   import tensorflow as tf
   from lottery_ticket import sweep

@@ -2,18 +2,13 @@
 checkpoint policy that keeps one mid-run state."""
 
 import glob
-import json
 import os
 import signal
 import subprocess
 import sys
 
-import numpy as np
-import pandas as pd
-
+from lottery_ticket.analysis import result_files
 from tests import conftest
-
-TIMING_KEYS = ('wall_seconds', 'steps_per_second')
 
 
 def start(module, args, stderr=subprocess.DEVNULL):
@@ -46,35 +41,12 @@ def run_until(module, args, marker):
   return stdout
 
 
-def run_files(output_dir):
-  """{relative path: contents} of every result file, timing fields removed from summaries."""
-  contents = {}
-  for path in glob.glob(os.path.join(output_dir, 'trial*', '**', '*.*'), recursive=True):
-    name = os.path.relpath(path, output_dir)
-    if path.endswith('.npz'):
-      with np.load(path) as data:
-        contents[name] = {k: data[k] for k in data.files}
-    elif path.endswith('.json'):
-      with open(path) as f:
-        contents[name] = {k: v for k, v in json.load(f).items() if k not in TIMING_KEYS}
-    elif path.endswith('.csv'):
-      contents[name] = pd.read_csv(path)
-  return contents
+run_files = result_files.read  # {relative path: contents}, timing fields removed from summaries
 
 
 def assert_same_results(expected_dir, actual_dir):
   """Every saved array, metric and summary field (but wall time) is equal, bit for bit."""
-  expected, actual = run_files(expected_dir), run_files(actual_dir)
-  assert sorted(actual) == sorted(expected)
-  for name, value in expected.items():
-    if isinstance(value, dict) and name.endswith('.npz'):
-      assert sorted(actual[name]) == sorted(value)
-      for key in value:
-        np.testing.assert_array_equal(actual[name][key], value[key], err_msg=f'{name} {key}')
-    elif isinstance(value, pd.DataFrame):
-      pd.testing.assert_frame_equal(actual[name], value, check_exact=True)
-    else:
-      assert actual[name] == value, name
+  assert result_files.differences(expected_dir, actual_dir) == []
   assert not glob.glob(os.path.join(actual_dir, 'trial1', '*', '.*'))  # no partial runs left
 
 

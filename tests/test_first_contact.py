@@ -73,9 +73,16 @@ def test_start_up_notices_are_recognised_and_real_lines_kept():
       'I0000 00:00:1796135678.915643    5667 port.cc:153] oneDNN custom operations are on.',
       'E0000 00:00:1796135681.321628    5667 cuda_platform.cc:52] failed call to cuInit: INTERNAL',
       'To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild '
-      'TensorFlow with the appropriate compiler flags.']
+      'TensorFlow with the appropriate compiler flags.',
+      # an op refused under --deterministic (foundations.determinism prints its own line)
+      'E0000 00:00:1796165328.117494    8486 graph_compiler.cc:153] Executor failed to create '
+      'kernel. UNIMPLEMENTED: GPU MaxPool gradient ops do not yet have a deterministic XLA '
+      'implementation.',
+      '\t [[{{node gradient_tape/while/sequential/max_pooling2d/MaxPool/MaxPoolGrad}}]]\n']
   assert all(console._NOTICE.match(line) for line in notices)  # pylint: disable=protected-access
   kept = ['E0000 00:00:1.2  5 bfc_allocator.cc:1] Allocator ran out of memory',
+          'E0000 00:00:1.2  5 graph_compiler.cc:153] Executor failed to create kernel. '
+          'INVALID_ARGUMENT: a real problem',
           'error: --dataset=x: unknown', 'Traceback (most recent call last):']
   assert not any(console._NOTICE.match(line) for line in kept)  # pylint: disable=protected-access
   assert console.verbose_requested(['runner', '--verbosity=0'])

@@ -1,7 +1,9 @@
 """lottery_ticket.sweep: the protocol's plan, and the sweep run by workers, killed and resumed by
 two sweeps sharing the output directory."""
 
+import dataclasses
 import glob
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +14,8 @@ import pytest
 from foundations import paths
 from lottery_ticket import config as config_lib
 from lottery_ticket import sweep
+from lottery_ticket import sweep_scheduler
+from lottery_ticket import sweep_worker
 from tests import conftest
 
 
@@ -40,6 +44,24 @@ def test_workers_default_to_the_gpus(monkeypatch):
   assert sweep.gpu_ids() == ['0', '3'] and sweep.default_workers(['0', '3']) == 2
   monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
   assert sweep.gpu_ids() == [] and sweep.default_workers([]) >= 1
+
+
+def test_workers_share_each_gpu_round_robin_with_memory_growth():
+  assert sweep.default_workers(['0', '3'], per_gpu=3) == 6
+  environments = sweep_scheduler.worker_environments(6, ['0', '3'])
+  assert [env['CUDA_VISIBLE_DEVICES'] for env in environments] == ['0', '3'] * 3
+  assert all(env['TF_FORCE_GPU_ALLOW_GROWTH'] == 'true' for env in environments)
+  assert sweep_scheduler.worker_environments(2, ['0', '3']) == [  # one each: no sharing
+      {'CUDA_VISIBLE_DEVICES': '0'}, {'CUDA_VISIBLE_DEVICES': '3'}]
+  assert sweep_scheduler.worker_environments(2, []) == [{}, {}]  # a CPU: nothing to pin
+
+
+def test_workers_get_the_sweeps_deterministic_setting(tmp_path):
+  config = config_lib.ExperimentConfig(
+      protocol='lottery', network='lenet300_100', dataset='mnist', output_dir=str(tmp_path),
+      training_iterations=20, batch_size=20, learning_rate=1e-3, deterministic=True)
+  sent = json.loads(json.dumps(dataclasses.asdict(config)))  # as WorkerProcess sends it
+  assert sweep_worker.config_from_json(sent) == config
 
 
 def _start(args):

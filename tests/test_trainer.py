@@ -3,6 +3,7 @@ import pytest
 import tf_keras as keras
 
 from foundations import batching
+from foundations import determinism
 from foundations import early_bird
 from foundations import errors
 from foundations import model_state
@@ -157,3 +158,31 @@ def test_mask_distance_is_the_hamming_distance_of_consecutive_evaluations_masks(
   assert tracker.state().keys() == ones.keys()
   assert early_bird.emerged([np.nan, 0.3, 0.05, 0.01, 0.02, 0.04, 0.03], 0.1, window=4) == 5
   assert early_bird.emerged([np.nan, 0.3, 0.2], 0.1) is None
+
+
+def test_determinism_probe_leaves_every_variable_as_it_was(setup):
+  """The --deterministic probe trains one step and evaluates, then puts back the weights, the
+  optimizer's step, slots, learning rate and loss scale, and the dropout generators."""
+  _, initial, ones = setup
+  t, _, _ = setup
+  train, validation = (t._train_images.numpy(), t._train_labels.numpy()), (
+      t._splits['validation'].images.numpy().reshape((-1, 28, 28, 1)),
+      t._splits['validation'].labels.numpy().ravel())
+  keras.backend.experimental.enable_tf_random_generator()
+  net = lenet.build((28, 28, 1), 10, dropout_rate=0.5)
+  optimizer = keras.mixed_precision.LossScaleOptimizer(keras.optimizers.Adam(1e-3))
+  probed = trainer.Trainer(net, optimizer, train, validation, validation)
+  order = batching.BatchOrder(200, 20, 0)
+  probed.train(initial, ones, 10, order, eval_interval=10)  # state moved on from its start
+
+  def state():
+    return [*net.get_weights(), optimizer.iterations.numpy(), optimizer.learning_rate.numpy(),
+            optimizer.dynamic_counter.numpy(), optimizer.loss_scale.numpy(),
+            *[s.numpy() for s in model_state.random_states(net)]]
+
+  before = state()
+  determinism.probe(probed, order.indices(10, 1), jit_compile=True)
+  after = state()
+  assert len(after) == len(before)
+  for expected, actual in zip(before, after):
+    np.testing.assert_array_equal(actual, expected)
