@@ -17,10 +17,7 @@ from foundations import masked_layers
 def loss_and_correct(model, images, labels, training):
   """(per-example cross-entropy, per-example 0/1 correct), both float32."""
   logits = tf.cast(model(images, training=training), tf.float32)  # float16 with mixed precision
-  # -log softmax at the label, as tf.nn.sparse_softmax_cross_entropy_with_logits computes it under
-  # op determinism (its fused kernel has no deterministic GPU version): the same arithmetic with
-  # and without --deterministic (foundations.determinism), which changes kernels only.
-  losses = -tf.gather(tf.nn.log_softmax(logits), labels, batch_dims=1)
+  losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
   correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels),
                     tf.float32)
   return losses, correct
