@@ -10,9 +10,9 @@ def _number(value, digits=1):
 
 
 def checks(report):
-  """{check: passed}: placement on the expected device; --deterministic reruns bit for bit;
-  on a CPU also that --deterministic changes no result (there it changes no kernel); and that
-  every part ran."""
+  """{check: passed}: placement on the expected device; --deterministic reruns bit for bit; and
+  that every part ran. (Runs with and without --deterministic are compared too, but only shown:
+  under op determinism TensorFlow's cross-entropy takes another formula, even on a CPU.)"""
   device = report['expected_device']
   found = {f'{name}: variables and training step outputs on {device}':
            entry.get('placement', {}).get('on_device', False)
@@ -20,9 +20,6 @@ def checks(report):
   determinism = report['determinism']
   found['two --deterministic runs: every result file bit for bit'] = (
       'error' not in determinism and not determinism['deterministic_reruns'])
-  if device.startswith('CPU'):
-    found['CPU: --deterministic changes no result'] = (
-        'error' not in determinism and not determinism['without_and_with'])
   failed = [name for name, entry in report['training'].items() if entry.get('errors')]
   found['every timing ran' + (f' (failed: {", ".join(failed)})' if failed else '')] = (
       not failed and 'error' not in report['sweep'])

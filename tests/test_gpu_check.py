@@ -44,10 +44,11 @@ def test_smoke_run_checks_placement_speed_sweep_and_determinism(smoke):
              for device in devices)
   assert lenet['float32'] is None or lenet['float32'] > 0  # None: tiny lengths cannot tell
   assert report['sweep']['runs'] == 1 and report['sweep']['seconds']['1'] > 0
-  # On a CPU --deterministic changes no kernel: without and with it, and rerun, bit for bit.
-  assert report['determinism'] == {'files': 10, 'deterministic_reruns': [],
-                                   'without_and_with': []}
-  assert len(report['checks']) == 4 and all(report['checks'].values())
+  # Two --deterministic runs bit for bit; without it, other rounding (shown, not a check).
+  assert report['determinism']['files'] == 10
+  assert report['determinism']['deterministic_reruns'] == []
+  assert isinstance(report['determinism']['without_and_with'], list)
+  assert len(report['checks']) == 3 and all(report['checks'].values())
   assert set(report['seconds']) == {'training', 'sweep', 'determinism'}
 
 
