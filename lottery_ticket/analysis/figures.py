@@ -17,6 +17,7 @@ from matplotlib.lines import Line2D
 
 from foundations import save_restore
 from lottery_ticket.analysis import summary as summary_lib
+from lottery_ticket.analysis import verdicts
 from lottery_ticket.protocols import kinds as kinds_lib
 
 DEFAULT_CURVE_PERCENTS = (100, 51.3, 21.1, 7.0, 3.6, 1.9)
@@ -47,6 +48,14 @@ def panels(count, height_inches=4.2):
   figure = Figure(figsize=(4.8 * count, height_inches), layout='constrained')
   FigureCanvasAgg(figure)
   return figure, figure.subplots(1, count, squeeze=False)[0]
+
+
+def dense_line(axes, table):
+  """The dense network's test accuracy at early stop, dotted black, if the table has it."""
+  dense = verdicts.dense_reference(table)
+  if dense is not None:
+    axes.axhline(dense['test_accuracy_at_early_stop_mean'] * 100, color='black', linestyle=':',
+                 linewidth=1, label='dense network (100%)')
 
 
 def panel_legend(figure, panels):

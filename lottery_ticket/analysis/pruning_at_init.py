@@ -21,7 +21,6 @@ from foundations import paths
 from lottery_ticket.analysis import figures
 from lottery_ticket.analysis import markdown
 from lottery_ticket.analysis import summary as summary_lib
-from lottery_ticket.analysis import verdicts
 from lottery_ticket.protocols import kinds as kinds_lib
 
 ACCURACY_FIGURE = ('figure_pai.png',
@@ -220,10 +219,7 @@ def accuracy_figure(analysis, path, title):
   table = analysis.table
   figure, (axes,) = figures.panels(1, height_inches=5.5)
   figure.set_figwidth(7.5)
-  dense = verdicts.dense_reference(table)
-  if dense is not None:
-    axes.axhline(dense['test_accuracy_at_early_stop_mean'] * 100, color='black', linestyle=':',
-                 linewidth=1, label='dense network (100%)')
+  figures.dense_line(axes, table)
   percents = []
   for kind in REFERENCE_KINDS:
     rows = table[(table['kind'] == kind) & (table['percent_remaining'] < 100.0)]
