@@ -174,7 +174,10 @@ def section(analysis):
            '(the dense network and every level before its own), hence the last column. '
            + ('IMP tickets shown: the level nearest in size to each sparse-training size.'
               if (analysis.rows['kind'] == kinds_lib.TICKET).any() else
-              'This experiment has no pruned IMP ticket to compare with.'), '']
+              'This experiment has no pruned IMP ticket to compare with.')
+           + (' Compare tfmot by its final accuracy: its schedule is still removing weights '
+              'when its validation loss is lowest, so its early stop is a denser network.'
+              if (analysis.rows['kind'] == TFMOT_KIND).any() else ''), '']
   lines += table_lines(analysis) + ['', '### Mask updates', ''] + _update_lines(analysis)
   return lines + ['']
 
