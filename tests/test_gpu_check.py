@@ -35,6 +35,7 @@ def smoke(tmp_path_factory):
     return process, report, f.read()
 
 
+@pytest.mark.slow  # five TensorFlow processes; the parts are unit-tested below
 def test_smoke_run_checks_placement_speed_sweep_and_determinism(smoke):
   _, report, _ = smoke
   lenet = report['training']['lenet300_100']
@@ -52,6 +53,7 @@ def test_smoke_run_checks_placement_speed_sweep_and_determinism(smoke):
   assert set(report['seconds']) == {'training', 'sweep', 'determinism'}
 
 
+@pytest.mark.slow  # five TensorFlow processes; the parts are unit-tested below
 def test_markdown_report_is_printed_and_saved(smoke):
   process, _, text = smoke
   assert text in process.stdout

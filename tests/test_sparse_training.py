@@ -229,6 +229,7 @@ def test_the_runner_records_the_moving_masks_and_the_retrained_ticket(dst_experi
                    'sparse_rigl_erk_ticket'}
 
 
+@pytest.mark.slow  # test_a_run_resumed_after_an_update_... checks the claim in process
 def test_a_killed_rigl_run_resumes_bit_for_bit(dst_experiment, idx_dataset, tmp_path):
   out = str(tmp_path / 'killed')
   args = _dst_flags(idx_dataset, out, 'rigl')
