@@ -16,6 +16,7 @@ from foundations import sparsity
 from lottery_ticket.protocols import checks
 from lottery_ticket.protocols import naming
 from lottery_ticket.protocols import spec
+from lottery_ticket.protocols import tasks
 from lottery_ticket.protocols.spec import Flag
 from lottery_ticket.protocols.spec import Protocol
 from lottery_ticket.protocols.spec import Setting
@@ -33,13 +34,6 @@ DST_METHODS = checks.DST_METHODS
 def _pai_distribution(values, flag):
   """--sparsity_distribution, ERK (RigL's default) for random when unset."""
   return getattr(values, flag) or ('erk' if 'random' in values.method else None)
-
-
-def _pai_task(task):
-  """A sweep's PaI task: one unablated method (random: ERK) at one size, global scope."""
-  return {'pai_methods': (task['method'],), 'percent_remaining': (task['percent'],),
-          'pai_ablations': ('none',), 'pai_scope': 'global',
-          'sparsity_distribution': 'erk' if task['method'] == 'random' else None}
 
 
 LEVELS = Flag('levels', 'integer', 20, 'Prune rounds after the dense level 0.')
@@ -79,24 +73,6 @@ _CONTROL_TRIALS = Setting('control_trials', 'control_trials', spec.counted)
 def _supermask_weight_init(values, flag):
   # With --binarize a signed constant would make biprop edge-popup: α·sign(W) = W.
   return getattr(values, flag) or ('kaiming_normal' if values.binarize else WEIGHT_INITS[0])
-
-
-def _sparse_task(task):
-  """A sweep's sparse-training task: one method at one size, ERK (RigL's default)."""
-  return {'dst_methods': (task['method'],), 'percent_remaining': (task['percent'],),
-          'sparsity_distribution': 'erk'}
-
-
-def _level_task(task):
-  return {'levels': task['level']}
-
-
-def _percent_task(task):
-  return {'percent_remaining': (task['percent'],)}
-
-
-def _control_task(task):
-  return {'ticket_levels': (task['level'],), 'control_trials': (task['control_trial'],)}
 
 
 def _lottery_kind(get):
@@ -143,12 +119,12 @@ REGISTRY = {protocol.name: protocol for protocol in (
                        Setting('early_bird_epsilon', 'early_bird_epsilon', spec.optional_float)),
              checks=checks.lottery_checks,
              run_dirs=naming.lottery_runs, run_kind=_lottery_kind, run_groups=('level*',),
-             task=_level_task, plan_priority=0),
+             task=tasks.level_task, plan_priority=0),
     Protocol('one_shot', f'{_LOTTERY}:one_shot', flags=(MASK_CRITERION, PERCENT_REMAINING,
                                                         BINARIZE),
              settings=(_CRITERION, _PERCENTS, _BINARIZE), required=('percent_remaining',),
              run_dirs=naming.one_shot_runs, run_kind=_one_shot_kind,
-             run_groups=('one_shot', 'one_shot_*'), task=_percent_task, plan_priority=1),
+             run_groups=('one_shot', 'one_shot_*'), task=tasks.percent_task, plan_priority=1),
     Protocol('reinit', f'{_CONTROLS}:reinit',
              flags=(BINARIZE, CONTROL_LEVEL, CONTROL_TRIALS, REINIT_MODE),
              settings=(_TICKET_LEVELS, _CONTROL_TRIALS,
@@ -156,13 +132,13 @@ REGISTRY = {protocol.name: protocol for protocol in (
              required=('ticket_levels',), inputs=('lottery_masks',),
              run_dirs=naming.control_runs(naming.reinit_name), run_kind=naming.reinit_name,
              run_groups=('level*',),
-             task=_control_task),
+             task=tasks.control_task),
     Protocol('random_prune', f'{_CONTROLS}:random_prune',
              flags=(BINARIZE, CONTROL_LEVEL, CONTROL_TRIALS),
              settings=(_TICKET_LEVELS, _CONTROL_TRIALS, _BINARIZE),
              required=('ticket_levels',), inputs=('lottery_masks',),
              run_dirs=naming.control_runs(_random_prune_name), run_groups=('level*',),
-             task=_control_task),
+             task=tasks.control_task),
     Protocol('instability', 'lottery_ticket.protocols.instability:instability',
              flags=(Flag('level', 'list', ['0'], 'Lottery levels whose masks to analyse (0: '
                          'the dense network); comma-separated.'),
@@ -238,7 +214,7 @@ REGISTRY = {protocol.name: protocol for protocol in (
                        Setting('synflow_rounds', 'synflow_rounds', spec.value)),
              required=('percent_remaining', 'pai_methods'), checks=checks.pai_checks,
              distributable=False, run_dirs=naming.pai_runs, run_kind=naming.pai_kind,
-             nested_run_groups=(naming.PAI_GROUP,), task=_pai_task, plan_priority=1),
+             nested_run_groups=(naming.PAI_GROUP,), task=tasks.pai_task, plan_priority=1),
     Protocol('sparse_training', 'lottery_ticket.protocols.sparse_training:sparse_training',
              flags=(Flag('method', 'list', ['rigl'],
                          'How the mask moves during training, comma-separated: rigl (drop the '
@@ -264,7 +240,7 @@ REGISTRY = {protocol.name: protocol for protocol in (
                        Setting('update_end', 'update_end', spec.value)),
              required=('percent_remaining',), checks=checks.sparse_training_checks,
              distributable=False, run_dirs=naming.sparse_runs, run_kind=naming.sparse_kind,
-             nested_run_groups=(naming.SPARSE_GROUP,), task=_sparse_task, plan_priority=1),
+             nested_run_groups=(naming.SPARSE_GROUP,), task=tasks.sparse_task, plan_priority=1),
     Protocol('sweep', 'lottery_ticket.sweep:run',
              flags=(LEVELS, MASK_CRITERION, BINARIZE, REINIT_MODE), planner=True),
 )}
