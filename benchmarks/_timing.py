@@ -1,13 +1,24 @@
 """Timing helpers shared by the benchmarks: medians, marginal speeds, timed command lines."""
 
+import math
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from foundations import cpu_features
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def machine():
+  """This machine in words: architecture, CPU model, cores, the instruction sets that decide
+  float32 and bfloat16 speed, and the OS."""
+  return (f'{platform.machine()}, {cpu_features.describe()}, {os.cpu_count()} CPUs, '
+          f'{platform.platform()}')
 
 
 def median_seconds(function, repeats):
@@ -20,6 +31,12 @@ def median_seconds(function, repeats):
   return statistics.median(times)
 
 
+def _seconds(run, steps):
+  start = time.perf_counter()
+  run(steps)
+  return time.perf_counter() - start
+
+
 def marginal_steps_per_second(run, short, long, repeats=1):
   """Steps per second of `run(steps)` from two lengths: the extra steps over the extra seconds,
   so start-up, tracing, evaluation and per-call costs cancel out. Each length runs once first
@@ -29,6 +46,52 @@ def marginal_steps_per_second(run, short, long, repeats=1):
   extra_seconds = (median_seconds(lambda: run(long), repeats) -
                    median_seconds(lambda: run(short), repeats))
   return (long - short) / extra_seconds if extra_seconds > 0 else None
+
+
+def interleaved_marginal_rates(runs, repeats):
+  """Marginal steps/s of several runs, measured in turn so that they share the machine's drift.
+
+  Args:
+    runs: {name: (run, short, long)}, run(steps) doing `steps` steps; the marginal rate of one
+      round is (long - short) / (seconds(long) - seconds(short)).
+    repeats: rounds; every round times every run at both lengths, one run after another.
+
+  Returns:
+    {name: [steps/s of each round]} (a round whose longer call was not slower gives nan).
+  """
+  for run, short, long in runs.values():  # warm-up: traces and compiles both lengths
+    run(short)
+    run(long)
+  rates = {name: [] for name in runs}
+  for _ in range(repeats):
+    for name, (run, short, long) in runs.items():
+      extra_seconds = _seconds(run, long) - _seconds(run, short)
+      rates[name].append((long - short) / extra_seconds if extra_seconds > 0 else math.nan)
+  return rates
+
+
+def spread(samples):
+  """{'median', 'min', 'max', 'spread', 'rounds'} of repeated measurements, over the rounds that
+  measured something (a nan: too short to tell); spread = (max - min) / median, the figure a
+  second run of the benchmark is expected to repeat within."""
+  values = [float(v) for v in samples if not math.isnan(v)]
+  if not values:
+    return {'median': math.nan, 'min': math.nan, 'max': math.nan, 'spread': math.nan, 'rounds': 0}
+  median = statistics.median(values)
+  return {'median': median, 'min': min(values), 'max': max(values),
+          'spread': (max(values) - min(values)) / median if median else math.nan,
+          'rounds': len(values)}
+
+
+def ratios(numerators, denominators):
+  """Round-by-round ratios of two interleaved measurements (their drift cancels)."""
+  return [a / b for a, b in zip(numerators, denominators)]
+
+
+def cell(summary, digits=1, unit=''):
+  """'median (min–max)' of a spread() summary for a Markdown table."""
+  f = lambda v: f'{v:.{digits}f}{unit}'  # pylint: disable=unnecessary-lambda-assignment
+  return f'{f(summary["median"])} ({f(summary["min"])}–{f(summary["max"])})'
 
 
 def run_modules(commands, env=None):

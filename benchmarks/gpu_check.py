@@ -19,7 +19,6 @@ sweep's workers are pinned to a GPU "0" they do not find) and --smoke makes ever
 seconds-long run of the whole pipeline, for tests.
 """
 
-import dataclasses
 import json
 import os
 import platform
@@ -29,6 +28,7 @@ import time
 from absl import app
 from absl import flags
 
+from benchmarks import _experiments as experiments
 from benchmarks import _gpu_report as gpu_report
 from benchmarks import _timing as timing
 from foundations import console
@@ -37,7 +37,6 @@ from lottery_ticket import config as config_lib
 from lottery_ticket import sweep
 from lottery_ticket import sweep_scheduler
 from lottery_ticket.analysis import result_files
-from lottery_ticket.datasets import synthetic
 
 NETWORKS = ('lenet300_100', 'conv2', 'resnet20')
 # Marginal timing lengths (iterations) per network on a GPU; --smoke: SMOKE_LENGTHS for all.
@@ -81,10 +80,8 @@ def _check_flags(argv):
 def _datasets(directory, smoke):
   """{dataset name: generated files' directory}, and the validation split size."""
   if smoke:
-    return {'mnist': synthetic.make_idx_dataset(f'{directory}/mnist'),
-            'cifar10': synthetic.make_cifar_dataset(f'{directory}/cifar10')}, 40
-  return {'mnist': synthetic.make_idx_dataset(f'{directory}/mnist', 12_000, 2_000),
-          'cifar10': synthetic.make_cifar_dataset(f'{directory}/cifar10', 2_000, 2_000)}, 1_000
+    return experiments.generated_datasets(directory, (400, 100), (200, 40)), 40
+  return experiments.generated_datasets(directory, (12_000, 2_000), (10_000, 2_000)), 1_000
 
 
 def _placement(experiment, device, steps):
@@ -102,27 +99,19 @@ def _placement(experiment, device, steps):
 
 def _training(data, validation_size, output_dir, device):
   """{network: {'placement', 'batch_size', 'jit_compile', precision: steps/s or None}}."""
-  # pylint: disable=g-import-not-at-top  (TensorFlow: after the GPU check)
-  from lottery_ticket import experiment as experiment_lib
-  networks = sweep.all_networks()
   results = {}
   for name in FLAGS.networks:
-    spec = networks[name]
-    results[name] = entry = {'batch_size': spec.hyperparameters.batch_size}
+    results[name] = entry = {'batch_size': sweep.all_networks()[name].hyperparameters.batch_size}
     for precision in FLAGS.precisions:
-      dataset = sweep.default_dataset(name)
-      config = config_lib.ExperimentConfig(
-          protocol='lottery', network=name, dataset=dataset, dataset_path=data[dataset],
-          output_dir=output_dir, validation_size=validation_size, precision=precision,
-          jit_compile=None, **dataclasses.asdict(spec.hyperparameters))
       lengths = SMOKE_LENGTHS if FLAGS.smoke else LENGTHS[name]
       entry[precision] = None
       try:
-        experiment = experiment_lib.Experiment(config, spec)
+        experiment = experiments.experiment(name, precision, data, validation_size, output_dir)
         if 'placement' not in entry:
           entry['placement'] = _placement(experiment, device, lengths[0])
         entry['jit_compile'] = experiment.config.jit_compile
-        entry[precision] = _steps_per_second(experiment, lengths)
+        entry[precision] = timing.marginal_steps_per_second(experiments.train_run(experiment),
+                                                            *lengths, FLAGS.repeats)
         del experiment  # its data on the device, before the next one's
       except Exception as e:  # pylint: disable=broad-except  (a diagnosis: report it, go on)
         entry.setdefault('errors', {})[precision] = _first_line(e)
@@ -132,16 +121,6 @@ def _training(data, validation_size, output_dir, device):
 def _first_line(error):
   text = str(error).strip()
   return f'{type(error).__name__}: {text.splitlines()[0] if text else ""}'
-
-
-def _steps_per_second(experiment, lengths):
-  """Marginal training steps/s of the experiment's trainer from its dense θ0 (each call
-  evaluates at its start and end only: that cancels out)."""
-  trainer, order = experiment.trainer, experiment.batch_order()
-  weights, masks = experiment.original_initial_weights(), experiment.full_masks()
-  return timing.marginal_steps_per_second(
-      lambda steps: trainer.train(weights, masks, steps, order, eval_interval=steps), *lengths,
-      FLAGS.repeats)
 
 
 def _lenet_flags(data, validation_size, smoke):
@@ -201,7 +180,7 @@ def main(argv):
   name = (tf.config.experimental.get_device_details(devices[0]).get('device_name', 'a GPU')
           if devices else f'{platform.processor() or platform.machine()} CPU')
   report = {'device': name, 'expected_device': device, 'smoke': FLAGS.smoke,
-            'machine': f'{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}',
+            'machine': timing.machine(),
             'tensorflow': tf.__version__, 'precisions': FLAGS.precisions, 'seconds': {}}
   with tempfile.TemporaryDirectory() as directory:
     data, validation_size = _datasets(f'{directory}/data', FLAGS.smoke)

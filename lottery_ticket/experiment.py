@@ -7,12 +7,14 @@ checkpoint and ends it with interrupts.Interrupted (see foundations.interrupts).
 """
 
 import dataclasses
+import sys
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
 from foundations import batching
+from foundations import cpu_features
 from foundations import determinism
 from foundations import distribution
 from foundations import masked_layers
@@ -69,6 +71,10 @@ class Experiment(recorded_runs.RecordedRuns, pruning_policy.PruningPolicy):
     keras.backend.experimental.enable_tf_random_generator()  # checkpointable dropout RNG
     keras.utils.set_random_seed(config.seed_for('dropout'))
     keras.mixed_precision.set_global_policy(config.precision)  # variables stay float32
+    warning = cpu_features.emulated_bfloat16_warning(
+        config.precision, bool(tf.config.list_physical_devices('GPU')))
+    if warning:
+      print(warning, file=sys.stderr, flush=True)
     self.model = self._build_model()
     self._trainer = None
     self._settings_recorded = False  # experiment.json checked and written before the first write

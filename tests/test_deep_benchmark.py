@@ -12,7 +12,10 @@ def test_deep_throughput_smoke(tmp_path):
   assert process.returncode == 0, process.stderr
   with open(output) as f:
     result = json.load(f)['networks']['resnet20']
-  assert result['batch_size'] == 128 and result['eval_interval'] == 1000
-  for key in ('train_steps_per_second', 'eval_seconds', 'eval_share', 'paper_run_hours'):
+  assert result['batch_size'] == 8 and result['eval_interval'] == 1000
+  for key in ('train_steps_per_second', 'fit_steps_per_second', 'trainer_vs_fit', 'eval_seconds'):
+    assert result[key]['min'] <= result[key]['median'] <= result[key]['max'], key
+  for key in ('eval_share', 'paper_run_hours'):
     assert result[key] > 0, key
-  assert '| resnet20 | 128 |' in process.stdout
+  assert result['bound']['steps_per_second'] > 0 and len(result['bound']['layers']) == 22  # 21 convolutions, 1 dense
+  assert '| resnet20 | 8 |' in process.stdout

@@ -10,6 +10,7 @@ import tf_keras as keras
 
 from foundations import batching
 from foundations import checkpointing
+from foundations import cpu_features
 from foundations import model_state
 from foundations import optimizers
 from foundations import trainer as trainer_lib
@@ -58,6 +59,8 @@ def test_runner_records_the_precision_and_keeps_it_per_directory(idx_dataset, tm
   assert process.returncode == 0, process.stderr[-3000:]
   with open(os.path.join(out, 'experiment.json')) as f:
     assert json.load(f)['precision'] == 'mixed_bfloat16'
+  emulated = cpu_features.has_native_bfloat16() is False  # this CPU: one warning line, or none
+  assert ('warning: --precision=mixed_bfloat16 on a CPU without' in process.stderr) == emulated
   level1 = os.path.join(out, 'trial1', 'level1', 'lottery')
   assert conftest.read_summary(level1)['precision'] == 'mixed_bfloat16'
   with np.load(os.path.join(level1, 'masks.npz')) as masks, \

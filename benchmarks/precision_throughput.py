@@ -1,0 +1,111 @@
+"""Training and evaluation speed per --precision: float32 against mixed_bfloat16 (and float16).
+
+Each network is built as its runner builds it (lottery_ticket Experiment: paper batch size,
+optimizer, BatchNorm and weight decay, the XLA default, the precision policy) on generated data
+of its real shapes (LeNet 55K/5K/10K, CIFAR 45K/5K/10K), once per precision, in one process.
+Training steps/s are marginal (the same call at two lengths) and interleaved across precisions
+in each of --repeats rounds, so the speed-up is taken within a round; one evaluation of
+validation + test (15,000 images) is timed per round too. Median (min–max) over the rounds.
+
+  python -m benchmarks.precision_throughput [--networks=lenet300_100,conv2,resnet20]
+      [--precisions=float32,mixed_bfloat16] [--repeats=5] [--smoke]
+"""
+
+import json
+import os
+import tempfile
+
+from absl import app
+from absl import flags
+
+from benchmarks import _experiments as experiments
+from benchmarks import _timing as timing
+from foundations import console
+
+NETWORKS = ('lenet300_100', 'conv2', 'resnet20')
+# Marginal lengths (iterations): a few seconds of extra time each on a 2-core CPU.
+LENGTHS = {'lenet300_100': (1000, 3000), 'conv2': (20, 60), 'resnet20': (10, 30)}
+SMOKE_LENGTHS = (2, 4)
+TARGET_SPEEDUP = {'conv2': 1.5, 'resnet20': 1.5}  # mixed_bfloat16 over float32, the issue's goal
+
+flags.DEFINE_list('networks', list(NETWORKS), 'Networks to time.')
+flags.DEFINE_list('precisions', ['float32', 'mixed_bfloat16'], 'Precisions to time; the first '
+                  'is the baseline of the speed-ups.')
+flags.DEFINE_integer('repeats', 5, 'Interleaved rounds (median and min–max are reported).')
+flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the benchmark runs.')
+flags.DEFINE_string('output', 'benchmarks/precision_throughput.json', 'Where to write the JSON.')
+FLAGS = flags.FLAGS
+
+
+def measure(network, precisions, data, validation_size, directory, lengths, repeats):
+  """{precision: {'train_steps_per_second', 'eval_seconds'}, 'speedup': {precision: ...}}."""
+  built = {p: experiments.experiment(network, p, data, validation_size, directory)
+           for p in precisions}
+  compute_dtypes = {p: experiments.compute_dtype(e) for p, e in built.items()}
+  rates = timing.interleaved_marginal_rates(
+      {p: (experiments.train_run(e), *lengths) for p, e in built.items()}, repeats)
+  evaluations = {p: experiments.evaluate_run(e) for p, e in built.items()}
+  eval_seconds = {p: [] for p in precisions}
+  for _ in range(repeats):
+    for p, evaluate in evaluations.items():
+      eval_seconds[p].append(timing.median_seconds(evaluate, 1))
+  baseline = precisions[0]
+  return {'lengths': lengths, 'batch_size': built[baseline].config.batch_size,
+          'jit_compile': built[baseline].config.jit_compile,
+          'precisions': {p: {'compute_dtype': compute_dtypes[p],
+                             'train_steps_per_second': timing.spread(rates[p]),
+                             'eval_seconds': timing.spread(eval_seconds[p])} for p in precisions},
+          'train_speedup': {p: timing.spread(timing.ratios(rates[p], rates[baseline]))
+                            for p in precisions[1:]},
+          'eval_speedup': {p: timing.spread(timing.ratios(eval_seconds[baseline],
+                                                          eval_seconds[p]))
+                           for p in precisions[1:]},
+          'samples': {'train_steps_per_second': rates, 'eval_seconds': eval_seconds}}
+
+
+def main(argv):
+  del argv
+  console.quiet_python_logs()  # the retracing warnings of the two timed lengths
+  smoke = FLAGS.smoke
+  repeats = 2 if smoke else FLAGS.repeats
+  report = {'machine': timing.machine(),
+            'repeats': repeats, 'smoke': smoke, 'networks': {}}
+  with tempfile.TemporaryDirectory() as directory:
+    if smoke:
+      data = experiments.generated_datasets(directory, (400, 100), (200, 40))
+      validation_size = 40
+    else:
+      data = experiments.generated_datasets(directory, (60_000, 10_000), (50_000, 10_000))
+      validation_size = 5_000
+    for network in FLAGS.networks:
+      report['networks'][network] = measure(
+          network, FLAGS.precisions, data, validation_size, f'{directory}/unused',
+          SMOKE_LENGTHS if smoke else LENGTHS[network], repeats)
+  report['targets'] = {
+      f'{network} {p} >= {TARGET_SPEEDUP[network]}x {FLAGS.precisions[0]}':
+          result['train_speedup'][p]['median'] >= TARGET_SPEEDUP[network]
+      for network, result in report['networks'].items() if network in TARGET_SPEEDUP
+      for p in result['train_speedup'] if p == 'mixed_bfloat16'}
+  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+  with open(FLAGS.output, 'w') as f:
+    json.dump(report, f, indent=2)
+  print_table(report)
+
+
+def print_table(report):
+  print(f'machine: {report["machine"]}; median (min–max) of {report["repeats"]} interleaved '
+        'rounds')
+  print('| network | precision | train steps/s | speed-up | evaluation (15K images) | speed-up |')
+  print('|---|---|---|---|---|---|')
+  for network, r in report['networks'].items():
+    for p, m in r['precisions'].items():
+      train = timing.cell(r['train_speedup'][p], 2, 'x') if p in r['train_speedup'] else '1'
+      evaluation = timing.cell(r['eval_speedup'][p], 2, 'x') if p in r['eval_speedup'] else '1'
+      print(f'| {network} | {p} | {timing.cell(m["train_steps_per_second"])} | {train} | '
+            f'{timing.cell(m["eval_seconds"], 2, " s")} | {evaluation} |')
+  for check, passed in report['targets'].items():
+    print(f'{"PASS" if passed else "FAIL"}  {check}')
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,59 @@
+"""The benchmarks' arithmetic on a fake clock: marginal rates cancel fixed per-call costs,
+rounds interleave their runs, spreads and ratios summarise them (no timing of this machine)."""
+
+import math
+
+from benchmarks import _timing as timing
+from foundations import cpu_features
+
+
+class FakeClock:
+  """time.perf_counter for timing: run(steps) advances it by a fixed cost plus steps / rate."""
+
+  def __init__(self):
+    self.now = 0.0
+    self.calls = []
+
+  def run(self, name, per_call_seconds, steps_per_second):
+    def run(steps):
+      self.calls.append((name, steps))
+      self.now += per_call_seconds + steps / steps_per_second
+    return run
+
+
+def test_interleaved_marginal_rates_cancel_the_per_call_cost_and_alternate(monkeypatch):
+  clock = FakeClock()
+  monkeypatch.setattr(timing.time, 'perf_counter', lambda: clock.now)
+  rates = timing.interleaved_marginal_rates(
+      {'fast': (clock.run('fast', 5.0, 400.0), 100, 300),
+       'slow': (clock.run('slow', 0.5, 100.0), 10, 30)}, repeats=3)
+  assert [round(r, 6) for r in rates['fast']] == [400.0] * 3
+  assert [round(r, 6) for r in rates['slow']] == [100.0] * 3
+  # Warm-up of both, then each round times both runs, one after the other.
+  assert [name for name, _ in clock.calls] == ['fast'] * 2 + ['slow'] * 2 + (
+      ['fast', 'fast', 'slow', 'slow'] * 3)
+  assert [round(r, 6) for r in timing.ratios(rates['fast'], rates['slow'])] == [4.0] * 3
+
+
+def test_a_longer_call_that_is_not_slower_gives_nan_and_spreads_summarise(monkeypatch):
+  clock = FakeClock()
+  monkeypatch.setattr(timing.time, 'perf_counter', lambda: clock.now)
+  rates = timing.interleaved_marginal_rates({'flat': (clock.run('flat', 1.0, math.inf), 1, 2)}, 1)
+  assert math.isnan(rates['flat'][0])
+  summary = timing.spread([9.0, 10.0, 12.0])
+  assert summary == {'median': 10.0, 'min': 9.0, 'max': 12.0, 'spread': 0.3, 'rounds': 3}
+  assert timing.spread([math.nan, 4.0])['rounds'] == 1
+  assert timing.spread([math.nan])['rounds'] == 0
+  assert timing.cell(summary, 1, ' s') == '10.0 s (9.0 s–12.0 s)'
+
+
+def test_bfloat16_warning_only_where_the_cpu_lacks_bfloat16(monkeypatch):
+  for flags, warned in (('fma avx2', True), ('avx2 avx512f avx512_bf16', False), ('', False)):
+    monkeypatch.setattr(cpu_features, 'cpuinfo', lambda f=flags: {'model name': 'X', 'flags': f})
+    warning = cpu_features.emulated_bfloat16_warning('mixed_bfloat16', on_gpu=False)
+    assert (warning is not None) == warned, flags
+    assert cpu_features.emulated_bfloat16_warning('float32', on_gpu=False) is None
+    assert cpu_features.emulated_bfloat16_warning('mixed_bfloat16', on_gpu=True) is None
+  monkeypatch.setattr(cpu_features, 'cpuinfo', lambda: {'model name': 'X', 'flags': 'avx2'})
+  assert cpu_features.emulated_bfloat16_warning('mixed_bfloat16', False).startswith(
+      'warning: --precision=mixed_bfloat16 on a CPU without bfloat16 instructions')
