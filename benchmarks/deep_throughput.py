@@ -87,7 +87,7 @@ def measure(spec, sizes, lengths, repeats, jit_compile):
               fit_steps_per_second=timing.spread(rates['fit']),
               trainer_vs_fit=timing.spread(timing.ratios(rates['trainer'], rates['fit'])),
               bound=bound.step_bound(baseline.plain_copy(model), hp.batch_size, jit_compile,
-                                     repeats, seconds=0.001 if FLAGS.smoke else 0.5),
+                                     repeats, seconds=0.001 if FLAGS.smoke else 0.2),
               eval_seconds=timing.spread(eval_seconds), eval_interval=hp.eval_interval,
               eval_share=evaluation / (interval_seconds + evaluation),
               paper_run_hours=hp.training_iterations / hp.eval_interval *

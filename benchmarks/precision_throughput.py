@@ -24,7 +24,7 @@ from foundations import console
 
 NETWORKS = ('lenet300_100', 'conv2', 'resnet20')
 # Marginal lengths (iterations): a few seconds of extra time each on a 2-core CPU.
-LENGTHS = {'lenet300_100': (1000, 3000), 'conv2': (20, 60), 'resnet20': (10, 30)}
+LENGTHS = {'lenet300_100': (1000, 3000), 'conv2': (10, 30), 'resnet20': (4, 12)}
 SMOKE_LENGTHS = (2, 4)
 TARGET_SPEEDUP = {'conv2': 1.5, 'resnet20': 1.5}  # mixed_bfloat16 over float32, the goal
 

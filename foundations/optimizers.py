@@ -92,3 +92,11 @@ def owned_variables(optimizer):
   """Every variable `optimizer` owns: step, learning rate, slots, and a LossScaleOptimizer's
   loss scale and its counter of good steps (which `optimizer.variables` leaves out)."""
   return [v for v in tf.train.TrackableView(optimizer).descendants() if isinstance(v, tf.Variable)]
+
+
+def state_variables(optimizer):
+  """The variables a run changes and a checkpoint keeps: `optimizer.variables` (step, slots), in
+  their order, then what they leave out (a LossScaleOptimizer's loss scale and good-step count),
+  so checkpoints of optimizers without such extras keep the keys they always had."""
+  listed = list(optimizer.variables)
+  return listed + [v for v in owned_variables(optimizer) if not any(v is u for u in listed)]

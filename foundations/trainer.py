@@ -24,6 +24,7 @@ from foundations import distribution
 from foundations import errors
 from foundations import evaluation
 from foundations import model_state
+from foundations import optimizers
 from foundations import train_step
 from foundations import training_state
 
@@ -77,10 +78,10 @@ class Trainer:
     self._step = train_step.StepSettings(schedule, weight_decay, augment_seed)
     self._default_augment_seed = augment_seed or 0
     self.optimizer.build(model.trainable_variables)
-    self._initial_optimizer_state = [v.numpy() for v in self.optimizer.variables]
+    self._optimizer_variables = optimizers.state_variables(self.optimizer)
+    self._initial_optimizer_state = [v.numpy() for v in self._optimizer_variables]
     self.num_train_examples = len(train[1])
-    # One eager training-mode call creates the dropout layers' random generators (if any), so
-    # their states exist before the first run and can be reset and checkpointed.
+    # An eager training call creates dropout's random generators, to reset and checkpoint them.
     model(tf.gather(self._train_images, [0]), training=True)
     self._random_states = model_state.random_states(model)
     if self._strategy is not None:
@@ -144,7 +145,7 @@ class Trainer:
 
   def reset_optimizer(self):
     """A fresh optimizer: zero moments and step count (and the initial loss scale, if any)."""
-    for variable, initial in zip(self.optimizer.variables, self._initial_optimizer_state):
+    for variable, initial in zip(self._optimizer_variables, self._initial_optimizer_state):
       variable.assign(initial)
 
   def _reset_random_states(self):
@@ -155,7 +156,7 @@ class Trainer:
   def _state_variables(self):
     """Everything a run changes: model weights and masks, optimizer slots and step, dropout RNG."""
     return {**{f'model/{i}': v for i, v in enumerate(self.model.variables)},
-            **{f'optimizer/{i}': v for i, v in enumerate(self.optimizer.variables)},
+            **{f'optimizer/{i}': v for i, v in enumerate(self._optimizer_variables)},
             **{f'random/{i}': v for i, v in enumerate(self._random_states)}}
 
   def snapshot(self, iteration, rows, wall_seconds, initial_weights, interval=(), tracker=None,

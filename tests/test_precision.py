@@ -52,6 +52,34 @@ def test_bfloat16_training_keeps_float32_state_and_resumes_bit_for_bit(tmp_path)
   assert np.isfinite(full.history['train_loss'][1:]).all()
 
 
+def test_the_loss_scale_is_reset_per_run_and_kept_in_checkpoints(tmp_path):
+  """mixed_float16's LossScaleOptimizer: its loss scale and good-step count (outside
+  `optimizer.variables`) start afresh every run and resume from a checkpoint bit for bit."""
+  net = lenet.build((28, 28, 1), 10)
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 255, (40, 28, 28, 1)).astype(np.uint8)
+  labels = rng.integers(0, 10, 40).astype(np.uint8)
+  optimizer = keras.mixed_precision.LossScaleOptimizer(  # the scale doubles every 2 steps
+      optimizers.create('adam', 1e-3, 0.0), dynamic_growth_steps=2)
+  t = trainer_lib.Trainer(net, optimizer, (images, labels), (images[:10], labels[:10]),
+                          (images[:10], labels[:10]))
+  t.max_chunk_iterations = 3
+  initial = model_state.sample_initial_weights(net, seed=0)
+  masks = {k: np.ones(s, np.float32) for k, s in model_state.expected_mask_shapes(net).items()}
+  order = batching.BatchOrder(40, 10, seed=1)
+  full = t.train(initial, masks, 12, order, eval_interval=4)
+  assert float(optimizer.loss_scale) > float(optimizer.initial_scale)  # it grew in the run
+  saver = runs.SaveAt(6)
+  again = t.train(initial, masks, 12, order, eval_interval=4, checkpoint=saver)
+  assert any(np.ndim(v) == 0 and v == 2.0 ** 18 for v in saver.states[0].variables.values())
+  checkpointer = checkpointing.Checkpointer(str(tmp_path / 'checkpoint.npz'))
+  checkpointer.save(saver.states[0])
+  resumed = t.train(initial, masks, 12, order, eval_interval=4, resume=checkpointer.load())
+  for key, value in full.final_weights.items():
+    np.testing.assert_array_equal(again.final_weights[key], value, err_msg=key)
+    np.testing.assert_array_equal(resumed.final_weights[key], value, err_msg=key)
+
+
 def test_runner_records_the_precision_and_keeps_it_per_directory(idx_dataset, tmp_path):
   out = str(tmp_path / 'bf16')
   flags = conftest.small_run_flags(idx_dataset, out, iterations=20) + ['--levels=1']
