@@ -1,10 +1,12 @@
-"""The arithmetic bound of a training step: its matmuls and convolutions alone.
+"""The arithmetic of a training step alone: its matmuls and convolutions, timed one by one.
 
 Each Dense and Conv2D layer's forward op and its two gradients (input and kernel) are timed on
 their own, on this machine's kernels, at the network's batch size, in a compiled loop (marginal,
 so call overhead cancels). Their sum is what a step would take if nothing else (activations,
-BatchNorm, pooling, the loss, the optimizer, masks, data) cost anything: the step time no
-trainer on these kernels can beat. The gap between it and a measured step is everything else.
+BatchNorm, pooling, the loss, the optimizer, masks, data) cost anything: the bound a trainer on
+these kernels approaches. It is an estimate, not a proof: inside a whole compiled step XLA may
+fuse or schedule the same work a little better (LeNet's trainer reaches it), and the timing loop
+adds a few elementwise operations of its own.
 """
 
 import tensorflow as tf

@@ -31,6 +31,8 @@ TARGET_SPEEDUP = {'conv2': 1.5, 'resnet20': 1.5}  # mixed_bfloat16 over float32,
 flags.DEFINE_list('networks', list(NETWORKS), 'Networks to time.')
 flags.DEFINE_list('precisions', ['float32', 'mixed_bfloat16'], 'Precisions to time; the first '
                   'is the baseline of the speed-ups.')
+flags.DEFINE_list('lengths', None, 'short,long: the timed lengths (iterations) of every network '
+                  '(default: LENGTHS, a few seconds each in float32 on a 2-core CPU).')
 flags.DEFINE_integer('repeats', 5, 'Interleaved rounds (median and min–max are reported).')
 flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the benchmark runs.')
 flags.DEFINE_string('output', 'benchmarks/precision_throughput.json', 'Where to write the JSON.')
@@ -63,6 +65,14 @@ def measure(network, precisions, data, validation_size, directory, lengths, repe
           'samples': {'train_steps_per_second': rates, 'eval_seconds': eval_seconds}}
 
 
+def _lengths(network):
+  if FLAGS.smoke:
+    return SMOKE_LENGTHS
+  if FLAGS.lengths:
+    return tuple(int(v) for v in FLAGS.lengths)
+  return LENGTHS[network]
+
+
 def main(argv):
   del argv
   console.quiet_python_logs()  # the retracing warnings of the two timed lengths
@@ -80,7 +90,7 @@ def main(argv):
     for network in FLAGS.networks:
       report['networks'][network] = measure(
           network, FLAGS.precisions, data, validation_size, f'{directory}/unused',
-          SMOKE_LENGTHS if smoke else LENGTHS[network], repeats)
+          _lengths(network), repeats)
   report['targets'] = {
       f'{network} {p} >= {TARGET_SPEEDUP[network]}x {FLAGS.precisions[0]}':
           result['train_speedup'][p]['median'] >= TARGET_SPEEDUP[network]
