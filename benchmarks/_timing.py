@@ -10,8 +10,16 @@ import tempfile
 import time
 
 from foundations import cpu_features
+from foundations import errors
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def check_choices(flag_name, values, known):
+  """Exits with one 'error:' line unless every value of the list flag --flag_name is known."""
+  if not values or any(value not in known for value in values):
+    errors.exit_with_error(f'--{flag_name}={",".join(values or [])}: expected values of '
+                           f'{", ".join(known)}')
 
 
 def machine():

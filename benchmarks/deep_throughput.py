@@ -33,6 +33,7 @@ from benchmarks import _timing as timing
 from cifar_conv import constants
 from foundations import batching
 from foundations import console
+from foundations import errors
 from foundations import model_state
 from foundations import optimizers
 from foundations import trainer as trainer_lib
@@ -96,7 +97,8 @@ def measure(spec, sizes, lengths, repeats, jit_compile):
 
 
 def main(argv):
-  del argv
+  errors.check_command_line(argv)
+  timing.check_choices('networks', FLAGS.networks, tuple(LENGTHS))
   console.quiet_python_logs()  # the retracing warnings of the two timed lengths
   sizes = (300, 50, 50) if FLAGS.smoke else (45_000, 5_000, 10_000)
   repeats = 2 if FLAGS.smoke else FLAGS.repeats

@@ -62,11 +62,8 @@ def _check_flags(argv):
     config_lib.check_writable(FLAGS.output_dir)
   except errors.UserInputError as e:
     errors.exit_with_error(str(e))
-  for name, known in (('networks', NETWORKS), ('precisions', config_lib.PRECISIONS)):
-    unknown = [value for value in getattr(FLAGS, name) if value not in known]
-    if unknown:
-      errors.exit_with_error(f'--{name}={",".join(getattr(FLAGS, name))}: expected values of '
-                             f'{known}')
+  timing.check_choices('networks', FLAGS.networks, NETWORKS)
+  timing.check_choices('precisions', FLAGS.precisions, config_lib.PRECISIONS)
   if not all(v.isdigit() and int(v) >= 1 for v in FLAGS.sweep_workers) or FLAGS.repeats < 1:
     errors.exit_with_error(f'--sweep_workers={",".join(FLAGS.sweep_workers)} --repeats='
                            f'{FLAGS.repeats}: expected integers >= 1')

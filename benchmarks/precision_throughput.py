@@ -21,6 +21,8 @@ from absl import flags
 from benchmarks import _experiments as experiments
 from benchmarks import _timing as timing
 from foundations import console
+from foundations import errors
+from lottery_ticket import config as config_lib
 
 NETWORKS = ('lenet300_100', 'conv2', 'resnet20')
 # Marginal lengths (iterations): a few seconds of extra time each on a 2-core CPU.
@@ -68,13 +70,17 @@ def measure(network, precisions, data, validation_size, directory, lengths, repe
 def _lengths(network):
   if FLAGS.smoke:
     return SMOKE_LENGTHS
-  if FLAGS.lengths:
-    return tuple(int(v) for v in FLAGS.lengths)
-  return LENGTHS[network]
+  return tuple(int(v) for v in FLAGS.lengths) if FLAGS.lengths else LENGTHS[network]
 
 
 def main(argv):
-  del argv
+  errors.check_command_line(argv)
+  timing.check_choices('networks', FLAGS.networks, NETWORKS)
+  timing.check_choices('precisions', FLAGS.precisions, config_lib.PRECISIONS)
+  if FLAGS.lengths and not (len(FLAGS.lengths) == 2 and all(v.isdigit() for v in FLAGS.lengths)
+                            and 0 < int(FLAGS.lengths[0]) < int(FLAGS.lengths[1])):
+    errors.exit_with_error(f'--lengths={",".join(FLAGS.lengths)}: expected short,long: two '
+                           'integers, 0 < short < long')
   console.quiet_python_logs()  # the retracing warnings of the two timed lengths
   smoke = FLAGS.smoke
   repeats = 2 if smoke else FLAGS.repeats

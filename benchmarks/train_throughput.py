@@ -35,6 +35,7 @@ from benchmarks import _memory as memory
 from benchmarks import _timing as timing
 from cifar_conv import constants as conv_constants
 from foundations import batching
+from foundations import errors
 from foundations import model_state
 from foundations import pruning
 from foundations import trainer as trainer_lib
@@ -137,7 +138,8 @@ def measure(spec, input_shape, sizes, lengths, repeats, measure_paper_eval, eval
 
 
 def main(argv):
-  del argv
+  errors.check_command_line(argv)
+  timing.check_choices('networks', FLAGS.networks, tuple(LENGTHS))
   smoke = FLAGS.smoke
   sizes = (600, 100, 200) if smoke else (55_000, 5_000, 10_000)
   networks = [(lenet_constants.LENET, (28, 28, 1), True),

@@ -96,7 +96,11 @@ def owned_variables(optimizer):
 
 def state_variables(optimizer):
   """The variables a run changes and a checkpoint keeps: `optimizer.variables` (step, slots), in
-  their order, then what they leave out (a LossScaleOptimizer's loss scale and good-step count),
-  so checkpoints of optimizers without such extras keep the keys they always had."""
+  their order, then a LossScaleOptimizer's loss scale and good-step count (tf_keras keeps them in
+  its `_loss_scale`, outside `variables`). Other optimizers get exactly `optimizer.variables`:
+  their checkpoints keep the keys they always had."""
   listed = list(optimizer.variables)
-  return listed + [v for v in owned_variables(optimizer) if not any(v is u for u in listed)]
+  loss_scale = getattr(optimizer, '_loss_scale', None)  # a LossScaleOptimizer's only
+  if loss_scale is None:
+    return listed
+  return listed + [v for v in owned_variables(loss_scale) if not any(v is u for u in listed)]

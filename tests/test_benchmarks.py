@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests import conftest
 
 # As if installed without the test extra: importing pytest fails, as it did for the benchmark's
@@ -14,6 +16,7 @@ WITHOUT_PYTEST = ("import runpy, sys; sys.modules['pytest'] = None; "
                   "alter_sys=True)")
 
 
+@pytest.mark.slow  # ~100 s on 2 cores; the timing arithmetic: tests/test_benchmark_timing.py
 def test_train_throughput_smoke_without_pytest(tmp_path):
   output = str(tmp_path / 'throughput.json')
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=conftest.REPO_ROOT)
@@ -39,6 +42,7 @@ def test_train_throughput_smoke_without_pytest(tmp_path):
   assert '| lenet300_100 |' in process.stdout and ' CPUs, ' in report['machine']
 
 
+@pytest.mark.slow  # ~25 s; the policy itself: tests/test_precision.py
 def test_precision_throughput_smoke(tmp_path):
   output = str(tmp_path / 'precision.json')
   process = conftest.run_module('benchmarks.precision_throughput', '--smoke',
@@ -51,3 +55,12 @@ def test_precision_throughput_smoke(tmp_path):
   assert result['train_speedup']['mixed_bfloat16']['median'] > 0
   assert result['eval_speedup']['mixed_bfloat16']['median'] > 0
   assert '| lenet300_100 | mixed_bfloat16 |' in process.stdout
+
+
+def test_benchmark_flags_are_checked_before_anything_runs():
+  for args, expected in ((['--networks=lenet5'], '--networks=lenet5: expected values of '),
+                         (['--lengths=30,10'], '--lengths=30,10: expected short,long')):
+    process = conftest.run_module('benchmarks.precision_throughput', *args)
+    assert process.returncode == 2, process.stderr[-2000:]
+    lines = [line for line in process.stderr.splitlines() if line.startswith('error:')]
+    assert len(lines) == 1 and lines[0].startswith(f'error: {expected}'), process.stderr[-2000:]

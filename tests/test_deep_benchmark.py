@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from tests import conftest
 
 
+@pytest.mark.slow  # ~40 s on 2 cores; the timing arithmetic: tests/test_benchmark_timing.py
 def test_deep_throughput_smoke(tmp_path):
   output = str(tmp_path / 'deep.json')
   process = conftest.run_module('benchmarks.deep_throughput', '--smoke', '--networks=resnet20',
