@@ -13,6 +13,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from benchmarks import _timing as timing
+from foundations import flops as flops_lib
 
 _ASSUMED_FLOPS_PER_SECOND = 1e11  # only to choose loop lengths near `seconds`
 
@@ -21,15 +22,6 @@ def _layer_op(layer):
   if isinstance(layer, keras.layers.Conv2D):
     return layer.convolution_op
   return tf.matmul
-
-
-def _multiply_adds(layer, batch_size):
-  """Forward multiply-adds of one layer for a batch (every output position: 'same' padding)."""
-  kernel_size = int(tf.size(layer.kernel))
-  if isinstance(layer, keras.layers.Conv2D):
-    height, width = layer.output_shape[1:3]
-    return batch_size * height * width * kernel_size
-  return batch_size * kernel_size
 
 
 def _loop(layer, batch_size, jit_compile):
@@ -65,7 +57,7 @@ def step_bound(model, batch_size, jit_compile, repeats, seconds=0.3):
   runs = {}
   flops = {}
   for layer in layers:
-    flops[layer.name] = 3 * 2 * _multiply_adds(layer, batch_size)
+    flops[layer.name] = 3 * 2 * batch_size * flops_lib.dense_multiply_adds(layer)
     short = max(1, int(seconds * _ASSUMED_FLOPS_PER_SECOND / flops[layer.name]))
     runs[layer.name] = (_loop(layer, batch_size, jit_compile), short, 3 * short)
   rates = timing.interleaved_marginal_rates(runs, repeats)

@@ -1,5 +1,6 @@
 """Timing helpers shared by the benchmarks: medians, marginal speeds, timed command lines."""
 
+import json
 import math
 import os
 import platform
@@ -20,6 +21,19 @@ def check_choices(flag_name, values, known):
   if not values or any(value not in known for value in values):
     errors.exit_with_error(f'--{flag_name}={",".join(values or [])}: expected values of '
                            f'{", ".join(known)}')
+
+
+def write_json(report, path):
+  """Writes a benchmark's report as indented JSON, creating the file's folder."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, 'w') as f:
+    json.dump(report, f, indent=2)
+
+
+def print_targets(targets):
+  """One 'PASS  check' or 'FAIL  check' line per {check: passed} of a benchmark's targets."""
+  for check, passed in targets.items():
+    print(f'{"PASS" if passed else "FAIL"}  {check}')
 
 
 def machine():

@@ -19,8 +19,6 @@ Each is the median (min–max) of --repeats rounds.
 """
 
 import dataclasses
-import json
-import os
 
 from absl import app
 from absl import flags
@@ -113,9 +111,7 @@ def main(argv):
   report['targets'] = {f'{name} trainer/fit >= {TARGET_TRAINER_VS_FIT}':
                        r['trainer_vs_fit']['median'] >= TARGET_TRAINER_VS_FIT
                        for name, r in report['networks'].items()}
-  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
-  with open(FLAGS.output, 'w') as f:
-    json.dump(report, f, indent=2)
+  timing.write_json(report, FLAGS.output)
   print_table(report)
 
 
@@ -134,8 +130,7 @@ def print_table(report):
           f'{r["train_steps_per_second"]["median"] / b["steps_per_second"]:.0%} | '
           f'{timing.cell(r["eval_seconds"], 1, " s")} | {100 * r["eval_share"]:.1f}% | '
           f'{r["paper_run_hours"]:.1f} h |')
-  for check, passed in report['targets'].items():
-    print(f'{"PASS" if passed else "FAIL"}  {check}')
+  timing.print_targets(report['targets'])
 
 
 if __name__ == '__main__':

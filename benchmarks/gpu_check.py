@@ -19,7 +19,6 @@ sweep's workers are pinned to a GPU "0" they do not find) and --smoke makes ever
 seconds-long run of the whole pipeline, for tests.
 """
 
-import json
 import os
 import platform
 import tempfile
@@ -185,9 +184,7 @@ def main(argv):
     _timed(report, 'sweep', _sweep, data, validation_size, directory, worker_counts, gpu)
     _timed(report, 'determinism', _determinism, data, validation_size, directory, gpu)
   report['checks'] = gpu_report.checks(report)
-  os.makedirs(FLAGS.output_dir, exist_ok=True)
-  with open(os.path.join(FLAGS.output_dir, 'gpu_check.json'), 'w') as f:
-    json.dump(report, f, indent=2)
+  timing.write_json(report, os.path.join(FLAGS.output_dir, 'gpu_check.json'))
   text = gpu_report.markdown(report)
   with open(os.path.join(FLAGS.output_dir, 'gpu_check.md'), 'w') as f:
     f.write(text)

@@ -85,9 +85,7 @@ def main(argv):
     report['startup_saved_per_trial_seconds'] = (
         (report['trials_separate_seconds'] - report['trials_together_seconds'])
         / max(1, FLAGS.trials - 1))
-  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
-  with open(FLAGS.output, 'w') as f:
-    json.dump(report, f, indent=2)
+  timing.write_json(report, FLAGS.output)
   print(json.dumps(report, indent=2))
 
 

@@ -22,7 +22,6 @@ printed as checks, on the medians.
 """
 
 import json
-import os
 
 from absl import app
 from absl import flags
@@ -156,9 +155,7 @@ def main(argv):
         SMOKE_EVAL_INTERVAL if smoke else EVAL_INTERVAL, bound_seconds=0.01 if smoke else 0.3)
   report['memory'] = memory.rss_over_levels(3 if smoke else 10, 20 if smoke else 200, sizes)
   report['targets'] = check_targets(report)
-  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
-  with open(FLAGS.output, 'w') as f:
-    json.dump(report, f, indent=2)
+  timing.write_json(report, FLAGS.output)
   print_table(report)
 
 
@@ -209,8 +206,7 @@ def print_table(report):
           f'{r["bound"]["gflop_per_step"]:.2f} GFLOP, {r["bound"]["gflop_per_second"]:.0f} '
           'GFLOP/s |')
   print('\nmemory:', json.dumps(report['memory']))
-  for check, passed in report['targets'].items():
-    print(f'{"PASS" if passed else "FAIL"}  {check}')
+  timing.print_targets(report['targets'])
 
 
 if __name__ == '__main__':

@@ -11,13 +11,18 @@ import tf_keras as keras
 from foundations import masked_layers
 
 
-def _output_positions(layer):
+def output_positions(layer):
   """Output spatial positions of a Conv2D layer (1 for a Dense layer), from its output shape."""
   if not isinstance(layer, keras.layers.Conv2D):
     return 1
   shape = layer.output_shape
   height, width = shape[1:3] if layer.data_format == 'channels_last' else shape[2:4]
   return int(height) * int(width)
+
+
+def dense_multiply_adds(layer):
+  """Per-example forward multiply-adds of one built Dense or Conv2D layer, masked or plain."""
+  return int(np.prod(layer.kernel.shape)) * output_positions(layer)
 
 
 def multiply_adds(model, masks):
@@ -35,7 +40,7 @@ def multiply_adds(model, masks):
   """
   per_layer = {}
   for name, layer in masked_layers.masked_layers(model).items():
-    positions = _output_positions(layer)
+    positions = output_positions(layer)
     mask = np.asarray(masks[name])
     per_layer[name] = (int(np.count_nonzero(mask)) * positions, int(mask.size) * positions)
   masked_total = sum(masked for masked, _ in per_layer.values())
