@@ -1,9 +1,13 @@
 """The benchmarks' arithmetic on a fake clock: marginal rates cancel fixed per-call costs,
 rounds interleave their runs, spreads and ratios summarise them (no timing of this machine)."""
 
+import json
 import math
 
+import pytest
+
 from benchmarks import _timing as timing
+from benchmarks import repeatability
 from foundations import cpu_features
 
 
@@ -57,3 +61,25 @@ def test_bfloat16_warning_only_where_the_cpu_lacks_bfloat16(monkeypatch):
   monkeypatch.setattr(cpu_features, 'cpuinfo', lambda: {'model name': 'X', 'flags': 'avx2'})
   assert cpu_features.emulated_bfloat16_warning('mixed_bfloat16', False).startswith(
       'warning: --precision=mixed_bfloat16 on a CPU without bfloat16 instructions')
+
+
+def test_repeatability_compares_every_shared_figure_with_the_first_runs_spread(tmp_path, capsys):
+  summary = lambda median, low, high: {'median': median, 'min': low, 'max': high}  # pylint: disable=unnecessary-lambda-assignment
+  first = {'networks': {'conv2': {'speedup': summary(2.0, 1.9, 2.7), 'rate': summary(13, 11, 16),
+                                  'samples': {'rate': summary(1, 1, 1)}}}, 'machine': 'x'}
+  second = {'networks': {'conv2': {'speedup': summary(2.1, 2.0, 2.2), 'rate': summary(17, 16, 18),
+                                   'samples': {'rate': summary(9, 9, 9)}}}}
+  paths = []
+  for name, report in (('first', first), ('second', second)):
+    paths.append(str(tmp_path / f'{name}.json'))
+    with open(paths[-1], 'w') as f:
+      json.dump(report, f)
+  assert repeatability.main(paths) == 1
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[0].startswith('repeats  networks/conv2/speedup: first 2.000 (1.900–2.700)')
+  assert lines[1].startswith('DIFFERS  networks/conv2/rate')
+  assert lines[2] == '1 of 2 figures repeat within the first run\'s spread'
+  assert repeatability.main(paths[:1] * 2) == 0
+  with pytest.raises(SystemExit):
+    repeatability.main([paths[0], str(tmp_path / 'missing.json')])
+  assert capsys.readouterr().err.startswith(f'error: {tmp_path}/missing.json: expected a benchmark')

@@ -1,0 +1,68 @@
+"""Does a benchmark's second run repeat its first? Every figure the two reports share, compared.
+
+  python -m benchmarks.repeatability FIRST.json SECOND.json
+
+A figure is a summary the benchmarks write (median with min–max over interleaved rounds, e.g.
+trainer/fit or a precision's speed-up). It repeats when the second run's median lies within the
+first run's min–max, the spread the first run printed beside it. One line per figure, then the
+count; exit status 1 when a figure does not repeat.
+"""
+
+import json
+import sys
+
+from benchmarks import _timing as timing
+from foundations import errors
+
+_SUMMARY_KEYS = frozenset(('median', 'min', 'max'))
+
+
+def summaries(report, path=()):
+  """{('networks', 'conv2', ..., 'train_speedup'): summary} of every median/min/max summary."""
+  if not isinstance(report, dict):
+    return {}
+  if _SUMMARY_KEYS <= report.keys():
+    return {path: report}
+  found = {}
+  for key, value in report.items():
+    if key != 'samples':  # the rounds behind the summaries, not figures of their own
+      found.update(summaries(value, path + (str(key),)))
+  return found
+
+
+def compare(first, second):
+  """[(name, first summary, second summary, repeats)] of the figures both reports hold."""
+  ones, twos = summaries(first), summaries(second)
+  rows = []
+  for path in (p for p in ones if p in twos):
+    one, two = ones[path], twos[path]
+    rows.append(('/'.join(path), one, two, one['min'] <= two['median'] <= one['max']))
+  return rows
+
+
+def _load(path):
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError) as error:
+    errors.exit_with_error(f'{path}: expected a benchmark report (JSON): {error}')
+
+
+def main(argv):
+  if len(argv) != 2:
+    errors.exit_with_error('usage: python -m benchmarks.repeatability FIRST.json SECOND.json')
+  first, second = (_load(path) for path in argv)
+  rows = compare(first, second)
+  if not rows:
+    errors.exit_with_error(f'{argv[0]}, {argv[1]}: expected two reports of the same benchmark '
+                           '(they share no median/min/max figure)')
+  for name, one, two, repeats in rows:
+    print(f'{"repeats" if repeats else "DIFFERS"}  {name}: first {timing.cell(one, 3)}, '
+          f'second {timing.cell(two, 3)}')
+  differing = sum(not repeats for *_, repeats in rows)
+  print(f'{len(rows) - differing} of {len(rows)} figures repeat within the first run\'s spread')
+  return 1 if differing else 0
+
+
+if __name__ == '__main__':
+  sys.exit(main(sys.argv[1:]))
