@@ -40,9 +40,8 @@ def multiply_adds(model, masks):
   """
   per_layer = {}
   for name, layer in masked_layers.masked_layers(model).items():
-    positions = output_positions(layer)
-    mask = np.asarray(masks[name])
-    per_layer[name] = (int(np.count_nonzero(mask)) * positions, int(mask.size) * positions)
+    kept = int(np.count_nonzero(np.asarray(masks[name])))
+    per_layer[name] = (kept * output_positions(layer), dense_multiply_adds(layer))
   masked_total = sum(masked for masked, _ in per_layer.values())
   dense_total = sum(dense for _, dense in per_layer.values())
   return per_layer, masked_total / dense_total
