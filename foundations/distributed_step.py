@@ -36,7 +36,7 @@ def distributed_steps(strategy, model, optimizer, train_images, train_labels, se
       images = settings.augmented(images, iteration)
       images = images[start:start + tf.shape(labels)[0]]
     with tf.GradientTape() as tape:
-      losses, correct = train_step.loss_and_correct(model, images, labels, training=True)
+      losses, correct = train_step.training_loss_and_correct(model, images, labels)
       loss = tf.reduce_sum(losses) / global_size
     gradients = tape.gradient(loss, model.trainable_variables)
     return gradients, loss, tf.reduce_sum(correct) / global_size

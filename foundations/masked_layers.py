@@ -12,11 +12,15 @@ Two variants (DESIGN.md §10):
     binarize, biprop's α·sign(kernel)·mask).
 """
 
+import contextlib
 import math
+import threading
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
+
+from foundations import top_k_mask
 
 
 def _initializer(preset, default):
@@ -51,6 +55,8 @@ class _MaskedKernelMixin:
     """The kernel the forward pass uses: kernel * mask, or α·sign(kernel)·mask if binarized."""
     if self.binarize:
       return binary_kernel(self.kernel, self.mask)
+    if getattr(_TRACING, 'pruned_weights_are_zero', False):
+      return _masked_gradient(self.kernel, self.mask)
     return self.kernel * self.mask
 
   def call(self, inputs):
@@ -87,6 +93,36 @@ class MaskedConv2D(_MaskedKernelMixin, keras.layers.Conv2D):
     return self.convolution_op(inputs, kernel)
 
 
+_TRACING = threading.local()
+
+
+@contextlib.contextmanager
+def pruned_weights_are_zero():
+  """Masked layers traced inside it skip the forward multiply kernel * mask, for callers that
+  keep every pruned kernel entry exactly zero (the trainer: model_state.set_weights and
+  foundations.mask_updates zero them, and masked gradients keep them zero). The gradient is
+  still masked, so results are bit for bit those of kernel * mask, one pass over every weight
+  per step cheaper (benchmarks.train_throughput's masking overhead)."""
+  previous = getattr(_TRACING, 'pruned_weights_are_zero', False)
+  _TRACING.pruned_weights_are_zero = True
+  try:
+    yield
+  finally:
+    _TRACING.pruned_weights_are_zero = previous
+
+
+@tf.custom_gradient
+def _masked_gradient(kernel, mask):
+  """The kernel forward (its pruned entries are zero already); backward as kernel * mask:
+  ∂L/∂kernel = upstream · mask, ∂L/∂mask = upstream · kernel."""
+  mask = tf.cast(mask, kernel.dtype)
+
+  def gradient(upstream):
+    return upstream * mask, upstream * kernel
+
+  return tf.identity(kernel), gradient
+
+
 def _alpha(kernel, mask):
   """Mean |kernel| over the kept weights (0 if none are kept)."""
   return tf.reduce_sum(tf.abs(kernel) * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
@@ -104,38 +140,6 @@ def binary_kernel(kernel, mask):
   return _alpha(kernel, mask) * tf.sign(kernel) * mask, gradient
 
 
-def top_mask(scores, keep_count):
-  """0/1 mask of the `keep_count` largest |scores|, exactly; ties drop the lower flat index first
-  (as foundations.pruning).
-
-  No sort (XLA's CPU sort of a large layer costs more than the layer) and no static k (one trace
-  serves every keep_count): a binary search over the bit patterns of |scores| (ordered like the
-  values) finds the keep_count-th largest value t in 31 counting passes; all values above t are
-  kept, and of those equal to t the ones with the highest indices.
-  """
-  shape = tf.shape(scores)
-  bits = tf.cast(tf.bitcast(tf.abs(tf.reshape(tf.cast(scores, tf.float32), [-1])), tf.int32),
-                 tf.int64)
-  keep = tf.minimum(tf.cast(keep_count, tf.int64), tf.size(bits, out_type=tf.int64))
-
-  def count_at_least(threshold):
-    return tf.reduce_sum(tf.cast(bits >= threshold, tf.int64))
-
-  def search(low, high):  # count(>= low) >= keep > count(>= high)
-    middle = (low + high) // 2
-    enough = count_at_least(middle) >= keep
-    return tf.where(enough, middle, low), tf.where(enough, high, middle)
-
-  low, _ = tf.while_loop(lambda low, high: high - low > 1, search,
-                         (tf.constant(0, tf.int64), tf.constant(2 ** 31, tf.int64)),
-                         maximum_iterations=32)
-  ties = tf.cast(bits == low, tf.int64)
-  ties_from_here = tf.cumsum(ties, reverse=True)  # ties at this index or later
-  tied_kept = keep - tf.reduce_sum(tf.cast(bits > low, tf.int64))
-  kept = (bits > low) | ((ties > 0) & (ties_from_here <= tied_kept))
-  return tf.reshape(tf.cast(kept, scores.dtype), shape)
-
-
 def _supermask_kernel(binarize):
   """W_eff from (frozen weights W, scores s, keep_count): W·m (edge-popup) or α·sign(W)·m
   (biprop), m = top_mask(s). Backward: ∂L/∂s = ∂L/∂W_eff · W · sign(s), the mask treated as
@@ -143,7 +147,7 @@ def _supermask_kernel(binarize):
 
   @tf.custom_gradient
   def kernel_fn(weights, scores, keep_count):
-    mask = top_mask(scores, keep_count)
+    mask = top_k_mask.top_mask(scores, keep_count)
 
     def gradient(upstream):
       return (tf.zeros_like(weights), upstream * weights * tf.sign(scores),
@@ -197,7 +201,7 @@ class _SupermaskMixin(_MaskedKernelMixin):
 
   def score_mask(self):
     """The learned 0/1 mask (numpy): the top-keep_count |scores| now."""
-    return top_mask(self.scores, self.keep_count).numpy()
+    return top_k_mask.top_mask(self.scores, self.keep_count).numpy()
 
 
 class SupermaskDense(_SupermaskMixin, MaskedDense):

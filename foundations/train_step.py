@@ -23,6 +23,14 @@ def loss_and_correct(model, images, labels, training):
   return losses, correct
 
 
+def training_loss_and_correct(model, images, labels):
+  """loss_and_correct in training mode, as a training step computes it: the trainer keeps pruned
+  weights at zero, so the masked layers skip their forward kernel * mask
+  (masked_layers.pruned_weights_are_zero)."""
+  with masked_layers.pruned_weights_are_zero():
+    return loss_and_correct(model, images, labels, training=True)
+
+
 class StepSettings:
   """A trainer's per-step choices: learning-rate schedule, weight decay and augmentation.
 
@@ -87,7 +95,7 @@ def single_device_steps(model, optimizer, train_images, train_labels, settings, 
     labels = tf.gather(train_labels, indices)
     images = settings.augmented(images, iteration)
     with tf.GradientTape() as tape:
-      losses, correct = loss_and_correct(model, images, labels, training=True)
+      losses, correct = training_loss_and_correct(model, images, labels)
       loss = tf.reduce_mean(losses)
       scaled_loss = optimizer.get_scaled_loss(loss) if loss_scaling else loss
     gradients = tape.gradient(scaled_loss, variables)

@@ -13,6 +13,7 @@ import tensorflow as tf
 from foundations import masked_layers
 from foundations import pruning
 from foundations import save_restore
+from foundations import top_k_mask
 from lottery_ticket import config as config_lib
 from lottery_ticket.protocols import supermask
 from mnist_fc import model as lenet
@@ -31,9 +32,9 @@ def _supermask_dense(kernel, scores, keep, binarize=False):
 
 def test_top_mask_keeps_exactly_k_and_drops_lower_indices_first_among_ties():
   scores = np.array([[0.5, -0.5, 0.1], [-0.5, 0.2, 0.5], [0.0, 0.5, -0.1]], np.float32)
-  compiled = tf.function(masked_layers.top_mask, jit_compile=True)
+  compiled = tf.function(top_k_mask.top_mask, jit_compile=True)
   for keep in range(10):
-    for top_mask in (masked_layers.top_mask, compiled):
+    for top_mask in (top_k_mask.top_mask, compiled):
       mask = top_mask(tf.constant(scores), tf.constant(float(keep))).numpy()
       assert mask.sum() == keep
       # the reference: pruning.py's order (|score|, then position), the first n - keep removed
@@ -165,7 +166,7 @@ def test_supermask_runner_learns_masks_on_frozen_weights(edge_popup_run, idx_dat
     # the weights never moved: the effective kernel is the frozen kernel under the mask
     np.testing.assert_array_equal(final[f'{name}/kernel'], initial[f'{name}/kernel'] * mask)
     assert not final[f'{name}/bias'].any() and not initial[f'{name}/bias'].any()
-    expected = masked_layers.top_mask(tf.constant(scores[name]),
+    expected = top_k_mask.top_mask(tf.constant(scores[name]),
                                       tf.constant(float(mask.sum()))).numpy()
     np.testing.assert_array_equal(mask, expected)
   assert os.path.isfile(f'{edge_popup_run}/edge_popup.json')
