@@ -23,6 +23,13 @@ def check_choices(flag_name, values, known):
                            f'{", ".join(known)}')
 
 
+def check_at_least_one(**values):
+  """Exits with one 'error:' line unless every integer flag --name=value is at least 1."""
+  for name, value in values.items():
+    if value < 1:
+      errors.exit_with_error(f'--{name}={value}: expected an integer >= 1')
+
+
 def write_json(report, path):
   """Writes a benchmark's report as indented JSON, creating the file's folder."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -70,13 +77,16 @@ def marginal_steps_per_second(run, short, long, repeats=1):
   return (long - short) / extra_seconds if extra_seconds > 0 else None
 
 
-def interleaved_marginal_rates(runs, repeats):
+def interleaved_marginal_rates(runs, repeats, tries=1):
   """Marginal steps/s of several runs, measured in turn so that they share the machine's drift.
 
   Args:
     runs: {name: (run, short, long)}, run(steps) doing `steps` steps; the marginal rate of one
       round is (long - short) / (seconds(long) - seconds(short)).
     repeats: rounds; every round times every run at both lengths, one run after another.
+    tries: timings of each length per round (alternating long, short), the fastest of each
+      kept: a disturbance of the machine only ever slows a call, so the fastest of a few is the
+      least disturbed.
 
   Returns:
     {name: [steps/s of each round]} (a round whose longer call was not slower gives nan).
@@ -87,7 +97,8 @@ def interleaved_marginal_rates(runs, repeats):
   rates = {name: [] for name in runs}
   for _ in range(repeats):
     for name, (run, short, long) in runs.items():
-      extra_seconds = _seconds(run, long) - _seconds(run, short)
+      timings = [(_seconds(run, long), _seconds(run, short)) for _ in range(tries)]
+      extra_seconds = min(t[0] for t in timings) - min(t[1] for t in timings)
       rates[name].append((long - short) / extra_seconds if extra_seconds > 0 else math.nan)
   return rates
 

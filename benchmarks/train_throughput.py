@@ -13,12 +13,15 @@ In one process on generated data of the real shapes (55K/5K/10K examples), per n
 Every throughput is marginal (the same call at two lengths; extra steps over extra seconds, so
 start-up, tracing and per-call costs cancel out), and the measurements are interleaved: each of
 --repeats rounds times every one of them in turn, so ratios are taken within a round and share
-its machine state. Each figure is reported as median (min–max) over the rounds. The bound is the
-network's matmuls and convolutions alone (benchmarks._bound). Then a 10-level LeNet lottery
-experiment reports peak RSS after levels 1 and 10 and the number of traces. The targets are
+its machine state; in a round each length is timed --tries times and the fastest kept (a
+disturbance only ever slows a call). Each figure is reported as median (min–max) over the
+rounds. The bound is the network's matmuls and convolutions alone (benchmarks._bound). Then a
+10-level LeNet lottery experiment reports peak RSS after levels 1 and 10 and the number of
+traces. The targets are
 printed as checks, on the medians.
 
-  python -m benchmarks.train_throughput [--networks=lenet300_100,conv2] [--repeats=5] [--smoke]
+  python -m benchmarks.train_throughput [--networks=lenet300_100,conv2] [--repeats=5] [--tries=2]
+      [--smoke]
 """
 
 import json
@@ -44,12 +47,14 @@ flags.DEFINE_list('networks', ['lenet300_100', 'conv2'], 'Networks to time (on a
                   'LeNet about 10 minutes, Conv-2 about 20).')
 flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the benchmark runs.')
 flags.DEFINE_integer('repeats', 5, 'Interleaved rounds (median and min–max are reported).')
+flags.DEFINE_integer('tries', 2, 'Timings of each length per round, the fastest kept (a '
+                     'disturbed call is only ever slower).')
 flags.DEFINE_string('output', 'benchmarks/train_throughput.json', 'Where to write the JSON.')
 FLAGS = flags.FLAGS
 
 EVAL_INTERVAL = 100  # the paper's: validation and test every 100 iterations
 # Marginal lengths (iterations): about 2-4 s of extra time each on a 2-core CPU.
-LENGTHS = {'lenet300_100': {'fit': (200, 600), 'trainer': (1000, 3000)},
+LENGTHS = {'lenet300_100': {'fit': (300, 900), 'trainer': (1000, 3000)},
            'conv2': {'fit': (20, 60), 'trainer': (20, 60)}}
 SMOKE_LENGTHS = {'lenet300_100': {'fit': (2, 4), 'trainer': (10, 20)},
                  'conv2': {'fit': (1, 2), 'trainer': (1, 2)}}
@@ -108,7 +113,7 @@ def measure(spec, input_shape, sizes, lengths, repeats, measure_paper_eval, eval
       'no_masks': (trainer_run(plain_trainer, {}, {}), *trainer_lengths)}
   if measure_paper_eval:
     runs['paper_eval'] = (trainer_run(trainer, initial, dense, eval_interval), *trainer_lengths)
-  rates = timing.interleaved_marginal_rates(runs, repeats)
+  rates = timing.interleaved_marginal_rates(runs, repeats, FLAGS.tries)
   eval_seconds = [timing.median_seconds(
       lambda: (trainer.evaluate('validation'), trainer.evaluate('test')), 1)
                   for _ in range(repeats)]
@@ -139,13 +144,14 @@ def measure(spec, input_shape, sizes, lengths, repeats, measure_paper_eval, eval
 def main(argv):
   errors.check_command_line(argv)
   timing.check_choices('networks', FLAGS.networks, tuple(LENGTHS))
+  timing.check_at_least_one(repeats=FLAGS.repeats, tries=FLAGS.tries)
   smoke = FLAGS.smoke
   sizes = (600, 100, 200) if smoke else (55_000, 5_000, 10_000)
   networks = [(lenet_constants.LENET, (28, 28, 1), True),
               (conv_constants.NETWORKS['conv2'], (32, 32, 3), False)]
   repeats = 2 if smoke else FLAGS.repeats
   report = {'machine': timing.machine(),
-            'repeats': repeats, 'smoke': smoke, 'networks': {}}
+            'repeats': repeats, 'tries': FLAGS.tries, 'smoke': smoke, 'networks': {}}
   for spec, input_shape, measure_paper_eval in networks:
     if spec.name not in FLAGS.networks:
       continue
@@ -181,7 +187,7 @@ def check_targets(report):
 def print_table(report):
   """The Markdown tables of the report and its checks."""
   print(f'machine: {report["machine"]}; median (min–max) of {report["repeats"]} interleaved '
-        'rounds')
+        f'rounds, fastest of {report["tries"]} timings per length')
   print('\ntraining steps/s (marginal):\n')
   names = ('fit', 'fit_tuned', 'trainer_100', 'trainer_3.6', 'no_masks', 'paper_eval')
   print('| network | ' + ' | '.join(names) + ' | bound |')

@@ -39,6 +39,20 @@ def test_interleaved_marginal_rates_cancel_the_per_call_cost_and_alternate(monke
   assert [round(r, 6) for r in timing.ratios(rates['fast'], rates['slow'])] == [4.0] * 3
 
 
+def test_with_tries_the_fastest_timing_of_each_length_is_kept(monkeypatch):
+  clock = FakeClock()
+  monkeypatch.setattr(timing.time, 'perf_counter', lambda: clock.now)
+  disturbed = clock.run('steady', 1.0, 100.0)
+  calls = iter(range(100))
+
+  def run(steps):  # every third call is disturbed: it takes 10 s longer
+    disturbed(steps)
+    clock.now += 10.0 if next(calls) % 3 == 2 else 0.0
+  rates = timing.interleaved_marginal_rates({'steady': (run, 10, 30)}, repeats=2, tries=3)
+  assert [round(r, 6) for r in rates['steady']] == [100.0] * 2
+  assert len(clock.calls) == 2 + 2 * 3 * 2
+
+
 def test_a_longer_call_that_is_not_slower_gives_nan_and_spreads_summarise(monkeypatch):
   clock = FakeClock()
   monkeypatch.setattr(timing.time, 'perf_counter', lambda: clock.now)
