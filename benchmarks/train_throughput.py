@@ -17,8 +17,7 @@ its machine state; in a round each length is timed --tries times and the fastest
 disturbance only ever slows a call). Each figure is reported as median (min–max) over the
 rounds. The bound is the network's matmuls and convolutions alone (benchmarks._bound). Then a
 10-level LeNet lottery experiment reports peak RSS after levels 1 and 10 and the number of
-traces. The targets are
-printed as checks, on the medians.
+traces. The targets are printed as checks, on the medians.
 
   python -m benchmarks.train_throughput [--networks=lenet300_100,conv2] [--repeats=5] [--tries=2]
       [--smoke]
