@@ -23,13 +23,6 @@ def check_choices(flag_name, values, known):
                            f'{", ".join(known)}')
 
 
-def check_at_least_one(**values):
-  """Exits with one 'error:' line unless every integer flag --name=value is at least 1."""
-  for name, value in values.items():
-    if value < 1:
-      errors.exit_with_error(f'--{name}={value}: expected an integer >= 1')
-
-
 def write_json(report, path):
   """Writes a benchmark's report as indented JSON, creating the file's folder."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -45,9 +45,10 @@ from mnist_fc import constants as lenet_constants
 flags.DEFINE_list('networks', ['lenet300_100', 'conv2'], 'Networks to time (on a 2-core CPU: '
                   'LeNet about 10 minutes, Conv-2 about 20).')
 flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the benchmark runs.')
-flags.DEFINE_integer('repeats', 5, 'Interleaved rounds (median and min–max are reported).')
+flags.DEFINE_integer('repeats', 5, 'Interleaved rounds (median and min–max are reported).',
+                     lower_bound=1)
 flags.DEFINE_integer('tries', 2, 'Timings of each length per round, the fastest kept (a '
-                     'disturbed call is only ever slower).')
+                     'disturbed call is only ever slower).', lower_bound=1)
 flags.DEFINE_string('output', 'benchmarks/train_throughput.json', 'Where to write the JSON.')
 FLAGS = flags.FLAGS
 
@@ -143,7 +144,6 @@ def measure(spec, input_shape, sizes, lengths, repeats, measure_paper_eval, eval
 def main(argv):
   errors.check_command_line(argv)
   timing.check_choices('networks', FLAGS.networks, tuple(LENGTHS))
-  timing.check_at_least_one(repeats=FLAGS.repeats, tries=FLAGS.tries)
   smoke = FLAGS.smoke
   sizes = (600, 100, 200) if smoke else (55_000, 5_000, 10_000)
   networks = [(lenet_constants.LENET, (28, 28, 1), True),
@@ -215,4 +215,4 @@ def print_table(report):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=errors.parse_flags)
