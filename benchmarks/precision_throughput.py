@@ -33,7 +33,8 @@ flags.DEFINE_list('precisions', ['float32', 'mixed_bfloat16'], 'Precisions to ti
                   'is the baseline of the speed-ups.')
 flags.DEFINE_list('lengths', None, 'short,long: the timed lengths (iterations) of every network '
                   '(default: LENGTHS, a few seconds each in float32 on a 2-core CPU).')
-flags.DEFINE_integer('repeats', 5, 'Interleaved rounds (median and min–max are reported).')
+flags.DEFINE_integer('repeats', 5, 'Interleaved rounds (median and min–max are reported).',
+                     lower_bound=1)
 flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the benchmark runs.')
 flags.DEFINE_string('output', 'benchmarks/precision_throughput.json', 'Where to write the JSON.')
 FLAGS = flags.FLAGS
@@ -119,4 +120,4 @@ def print_table(report):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=errors.parse_flags)

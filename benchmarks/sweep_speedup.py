@@ -16,9 +16,9 @@ Writes benchmarks/sweep_speedup.json. On a machine with few cores two workers sh
 the speed-up says more about start-up and Python overhead than about hardware left idle.
 """
 
+import importlib.util
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -28,12 +28,13 @@ from absl import app
 from absl import flags
 
 from benchmarks import _timing as timing
+from foundations import errors
 from lottery_ticket.datasets import synthetic
 
-flags.DEFINE_integer('trials', 2, 'Trials of the protocol.')
-flags.DEFINE_integer('levels', 3, 'Lottery levels per trial (level 0 included).')
-flags.DEFINE_integer('iterations', 300, 'Training iterations per run.')
-flags.DEFINE_integer('train_size', 2000, 'Generated training examples.')
+flags.DEFINE_integer('trials', 2, 'Trials of the protocol.', lower_bound=1)
+flags.DEFINE_integer('levels', 3, 'Lottery levels per trial (level 0 included).', lower_bound=1)
+flags.DEFINE_integer('iterations', 300, 'Training iterations per run.', lower_bound=1)
+flags.DEFINE_integer('train_size', 2000, 'Generated training examples.', lower_bound=1)
 flags.DEFINE_string('output', 'benchmarks/sweep_speedup.json', 'Where to write the JSON.')
 FLAGS = flags.FLAGS
 _timed = timing.run_module_seconds
@@ -46,9 +47,7 @@ RAY_START_AND_STOP = ("import logging, ray; ray.init(log_to_driver=False, "
 
 def _ray(sweep_args, workers_2_seconds, runs):
   """The --engine=ray figures, or {} without Ray."""
-  try:
-    import ray  # pylint: disable=g-import-not-at-top,unused-import
-  except ImportError:
+  if importlib.util.find_spec('ray') is None:
     return {}
   start = time.perf_counter()
   subprocess.run([sys.executable, '-c', RAY_START_AND_STOP], check=True, capture_output=True,
@@ -60,14 +59,14 @@ def _ray(sweep_args, workers_2_seconds, runs):
 
 
 def main(argv):
-  del argv
+  errors.check_command_line(argv)
   with tempfile.TemporaryDirectory() as tmp:
     data = synthetic.make_idx_dataset(os.path.join(tmp, 'data'), train_size=FLAGS.train_size)
     common = [f'--dataset_path={data}', f'--training_iterations={FLAGS.iterations}',
               '--eval_interval=100', '--validation_size=200', '--batch_size=60',
               f'--levels={FLAGS.levels - 1}', '--progress_seconds=1000']
     trials = f'1-{FLAGS.trials}'
-    report = {'machine': f'{platform.node()} {os.cpu_count()} CPUs',
+    report = {'machine': timing.machine(),
               'runs': FLAGS.trials * FLAGS.levels, 'iterations': FLAGS.iterations}
     for workers in (1, 2):
       report[f'sweep_workers_{workers}_seconds'] = _timed('lottery_ticket.sweep', common + [
@@ -90,4 +89,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=errors.parse_flags)

@@ -61,7 +61,8 @@ def test_benchmark_flags_are_checked_before_anything_runs():
   for module, args, expected in (
       ('precision_throughput', ['--networks=lenet5'], '--networks=lenet5: expected values of '),
       ('precision_throughput', ['--lengths=30,10'], '--lengths=30,10: expected short,long'),
-      ('train_throughput', ['--tries=0'], '--tries=0: expected a positive integer')):
+      ('train_throughput', ['--tries=0'], '--tries=0: expected a positive integer'),
+      ('sweep_speedup', ['--levels=0'], '--levels=0: expected a positive integer')):
     process = conftest.run_module(f'benchmarks.{module}', *args)
     assert process.returncode == 2, process.stderr[-2000:]
     lines = [line for line in process.stderr.splitlines() if line.startswith('error:')]
