@@ -16,6 +16,16 @@ from foundations import errors
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def define_round_flags():
+  """--repeats (interleaved rounds) and --tries (timings per length and round), the flags every
+  interleaved benchmark shares; called once by each benchmark module."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_integer('repeats', 5, 'Interleaved rounds (median and min–max are reported).',
+                       lower_bound=1)
+  flags.DEFINE_integer('tries', 2, 'Timings of each length per round, the fastest kept (a '
+                       'disturbed call is only ever slower).', lower_bound=1)
+
+
 def check_choices(flag_name, values, known):
   """Exits with one 'error:' line unless every value of the list flag --flag_name is known."""
   if not values or any(value not in known for value in values):

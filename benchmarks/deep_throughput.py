@@ -46,10 +46,7 @@ TARGET_TRAINER_VS_FIT = 1.0
 
 flags.DEFINE_list('networks', ['resnet20'], 'Networks to time (vgg19: about 20 minutes on a '
                   '2-core CPU).')
-flags.DEFINE_integer('repeats', 5, 'Interleaved rounds (median and min–max are reported).',
-                     lower_bound=1)
-flags.DEFINE_integer('tries', 2, 'Timings of each length per round, the fastest kept (a '
-                     'disturbed call is only ever slower).', lower_bound=1)
+timing.define_round_flags()
 flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the benchmark runs.')
 flags.DEFINE_string('output', 'benchmarks/deep_throughput.json', 'Where to write the JSON.')
 FLAGS = flags.FLAGS

@@ -45,10 +45,7 @@ from mnist_fc import constants as lenet_constants
 flags.DEFINE_list('networks', ['lenet300_100', 'conv2'], 'Networks to time (on a 2-core CPU: '
                   'LeNet about 10 minutes, Conv-2 about 20).')
 flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the benchmark runs.')
-flags.DEFINE_integer('repeats', 5, 'Interleaved rounds (median and min–max are reported).',
-                     lower_bound=1)
-flags.DEFINE_integer('tries', 2, 'Timings of each length per round, the fastest kept (a '
-                     'disturbed call is only ever slower).', lower_bound=1)
+timing.define_round_flags()
 flags.DEFINE_string('output', 'benchmarks/train_throughput.json', 'Where to write the JSON.')
 FLAGS = flags.FLAGS
 
