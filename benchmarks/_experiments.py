@@ -15,15 +15,16 @@ def generated_datasets(directory, mnist_sizes, cifar_sizes):
                                                   cifar_sizes[1])}
 
 
-def experiment(network, precision, data, validation_size, output_dir):
-  """The lottery Experiment of `network` at its paper hyperparameters in `precision`."""
+def experiment(network, precision, data, validation_size, output_dir, jit_compile=None):
+  """The lottery Experiment of `network` at its paper hyperparameters in `precision` (XLA as
+  the runners default unless `jit_compile` says)."""
   from lottery_ticket import experiment as experiment_lib  # pylint: disable=g-import-not-at-top
   spec = sweep.all_networks()[network]
   dataset = sweep.default_dataset(network)
   config = config_lib.ExperimentConfig(
       protocol='lottery', network=network, dataset=dataset, dataset_path=data[dataset],
       output_dir=output_dir, validation_size=validation_size, precision=precision,
-      jit_compile=None, **dataclasses.asdict(spec.hyperparameters))
+      jit_compile=jit_compile, **dataclasses.asdict(spec.hyperparameters))
   return experiment_lib.Experiment(config, spec)
 
 

@@ -1,4 +1,5 @@
-"""The throughput benchmark's seconds-long smoke run, so it cannot rot (no timing assertions)."""
+"""The benchmarks' seconds-long smoke runs, so they cannot rot (no timing assertions), and their
+flag checks and profile parsing."""
 
 import json
 import os
@@ -67,3 +68,48 @@ def test_benchmark_flags_are_checked_before_anything_runs():
     assert process.returncode == 2, process.stderr[-2000:]
     lines = [line for line in process.stderr.splitlines() if line.startswith('error:')]
     assert len(lines) == 1 and lines[0].startswith(f'error: {expected}'), process.stderr[-2000:]
+
+
+def _xplane_file(directory, lines):
+  """A profile of one CPU plane: lines of (line name, [(event name, start ps, duration ps)])."""
+  from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
+  space = xplane_pb2.XSpace()
+  plane = space.planes.add(name='/host:CPU')
+  ids = {}
+  for line_name, events in lines:
+    line = plane.lines.add(name=line_name, timestamp_ns=1)
+    for name, start_ps, duration_ps in events:
+      ids.setdefault(name, len(ids) + 1)
+      plane.event_metadata[ids[name]].name = name
+      line.events.add(metadata_id=ids[name], offset_ps=start_ps, duration_ps=duration_ps)
+  os.makedirs(directory / 'plugins')
+  (directory / 'plugins' / 'host.xplane.pb').write_bytes(space.SerializeToString())
+  return str(directory)
+
+
+def test_op_profile_sums_op_types_per_part(tmp_path):
+  from benchmarks import op_profile  # pylint: disable=g-import-not-at-top
+  logdir = _xplane_file(tmp_path, [
+      ('python', [('StatefulPartitionedCall: __inference_steps_7', 0, 100),
+                  ('StatefulPartitionedCall: __inference__evaluate_fn_9', 100, 50),
+                  ('dense/MatMul:_MklMatMul', 10, 99)]),  # not an executor thread
+      ('tf_Compute/1', [('ExecutorState::Process', 0, 150),
+                        ('dense/MatMul:_MklMatMul', 10, 30), ('relu/Relu:Relu', 40, 5),
+                        ('dense/MatMul:_MklMatMul', 110, 20)]),
+      ('tf_Compute/2', [('grad/MatMul_1:_MklMatMul#id=3#', 60, 10)])])
+  seconds = op_profile.op_seconds(logdir)
+  assert seconds['training'] == pytest.approx({'_MklMatMul': 40e-12, 'Relu': 5e-12})
+  assert seconds['evaluation'] == pytest.approx({'_MklMatMul': 20e-12})
+
+
+@pytest.mark.slow  # ~20 s; the parsing: test_op_profile_sums_op_types_per_part
+def test_op_profile_smoke(tmp_path):
+  output = str(tmp_path / 'op_profile.json')
+  process = conftest.run_module('benchmarks.op_profile', '--smoke', '--networks=lenet300_100',
+                                '--precisions=float32', f'--output={output}')
+  assert process.returncode == 0, process.stderr
+  with open(output) as f:
+    parts = json.load(f)['networks']['lenet300_100']['float32']
+  assert any('MatMul' in kind for kind in parts['training'])
+  assert any('MatMul' in kind for kind in parts['evaluation'])
+  assert '| training | all ops |' in process.stdout
