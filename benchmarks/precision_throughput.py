@@ -82,10 +82,9 @@ def main(argv):
                            'integers, 0 < short < long')
   console.quiet_python_logs()  # the retracing warnings of the two timed lengths
   smoke = FLAGS.smoke
-  repeats = 2 if smoke else FLAGS.repeats
+  repeats, tries = (2, 1) if smoke else (FLAGS.repeats, FLAGS.tries)
   report = {'machine': timing.machine(),
-            'repeats': repeats, 'tries': 1 if smoke else FLAGS.tries, 'smoke': smoke,
-            'networks': {}}
+            'repeats': repeats, 'tries': tries, 'smoke': smoke, 'networks': {}}
   with tempfile.TemporaryDirectory() as directory:
     if smoke:
       data = experiments.generated_datasets(directory, (400, 100), (200, 40))
@@ -96,7 +95,7 @@ def main(argv):
     for network in FLAGS.networks:
       report['networks'][network] = measure(
           network, FLAGS.precisions, data, validation_size, f'{directory}/unused',
-          _lengths(network), repeats, 1 if smoke else FLAGS.tries)
+          _lengths(network), repeats, tries)
   report['targets'] = {
       f'{network} {p} >= {TARGET_SPEEDUP[network]}x {FLAGS.precisions[0]}':
           result['train_speedup'][p]['median'] >= TARGET_SPEEDUP[network]
