@@ -7,6 +7,10 @@ from lottery_ticket import config as config_lib
 from lottery_ticket import sweep
 from lottery_ticket.datasets import synthetic
 
+# The networks the per-network benchmarks build this way: one of each family (fully connected,
+# small convolutional, residual with BatchNorm).
+NETWORKS = ('lenet300_100', 'conv2', 'resnet20')
+
 
 def generated_datasets(directory, mnist_sizes, cifar_sizes):
   """{dataset name: directory of generated files}; sizes are (train, test) examples."""

@@ -37,7 +37,6 @@ from lottery_ticket import sweep
 from lottery_ticket import sweep_scheduler
 from lottery_ticket.analysis import result_files
 
-NETWORKS = ('lenet300_100', 'conv2', 'resnet20')
 # Marginal timing lengths (iterations) per network on a GPU; --smoke: SMOKE_LENGTHS for all.
 LENGTHS = {'lenet300_100': (500, 2500), 'conv2': (200, 1000), 'resnet20': (50, 250)}
 SMOKE_LENGTHS = (2, 4)
@@ -46,7 +45,8 @@ LENET_RUN = 'mnist_fc.runners.lottery_experiment'
 flags.DEFINE_string('output_dir', None, 'Where gpu_check.json and gpu_check.md go (required).')
 flags.DEFINE_boolean('allow_cpu', False, 'Run on the CPU when there is no GPU (tests).')
 flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the pipeline runs.')
-flags.DEFINE_list('networks', list(NETWORKS), 'Networks whose training is timed.')
+flags.DEFINE_list('networks', list(experiments.NETWORKS),
+                  'Networks whose training is timed.')
 flags.DEFINE_list('precisions', list(config_lib.PRECISIONS), 'Precisions timed (--precision).')
 flags.DEFINE_list('sweep_workers', ['1', '2', '4'], 'Sweep workers sharing the GPU, timed.')
 flags.DEFINE_integer('repeats', 2, 'Timings per length (the median is used).')
@@ -61,7 +61,7 @@ def _check_flags(argv):
     config_lib.check_writable(FLAGS.output_dir)
   except errors.UserInputError as e:
     errors.exit_with_error(str(e))
-  timing.check_choices('networks', FLAGS.networks, NETWORKS)
+  timing.check_choices('networks', FLAGS.networks, experiments.NETWORKS)
   timing.check_choices('precisions', FLAGS.precisions, config_lib.PRECISIONS)
   if not all(v.isdigit() and int(v) >= 1 for v in FLAGS.sweep_workers) or FLAGS.repeats < 1:
     errors.exit_with_error(f'--sweep_workers={",".join(FLAGS.sweep_workers)} --repeats='

@@ -25,7 +25,6 @@ from foundations import console
 from foundations import errors
 from lottery_ticket import config as config_lib
 
-NETWORKS = ('lenet300_100', 'conv2', 'resnet20')
 _TRAINING_FUNCTION = '__inference_steps'  # the compiled loop of training steps (train_step.py)
 _EVALUATION_FUNCTION = '__inference__evaluate_fn'  # evaluation.Evaluator's compiled pass
 
@@ -79,7 +78,7 @@ def profile(experiment, iterations, logdir):
 
 def main(argv):
   errors.check_command_line(argv)
-  timing.check_choices('networks', FLAGS.networks, NETWORKS)
+  timing.check_choices('networks', FLAGS.networks, experiments.NETWORKS)
   timing.check_choices('precisions', FLAGS.precisions, config_lib.PRECISIONS)
   console.quiet_python_logs()
   iterations = 2 if FLAGS.smoke else FLAGS.iterations

@@ -23,13 +23,12 @@ from foundations import console
 from foundations import errors
 from lottery_ticket import config as config_lib
 
-NETWORKS = ('lenet300_100', 'conv2', 'resnet20')
 # Marginal lengths (iterations): a few seconds of extra time each on a 2-core CPU.
 LENGTHS = {'lenet300_100': (1000, 3000), 'conv2': (20, 80), 'resnet20': (10, 50)}
 SMOKE_LENGTHS = (2, 4)
 TARGET_SPEEDUP = {'conv2': 1.5, 'resnet20': 1.5}  # mixed_bfloat16 over float32, the issue's goal
 
-flags.DEFINE_list('networks', list(NETWORKS), 'Networks to time.')
+flags.DEFINE_list('networks', list(experiments.NETWORKS), 'Networks to time.')
 flags.DEFINE_list('precisions', ['float32', 'mixed_bfloat16'], 'Precisions to time; the first '
                   'is the baseline of the speed-ups.')
 flags.DEFINE_list('lengths', None, 'short,long: the timed lengths (iterations) of every network '
@@ -74,7 +73,7 @@ def _lengths(network):
 
 def main(argv):
   errors.check_command_line(argv)
-  timing.check_choices('networks', FLAGS.networks, NETWORKS)
+  timing.check_choices('networks', FLAGS.networks, experiments.NETWORKS)
   timing.check_choices('precisions', FLAGS.precisions, config_lib.PRECISIONS)
   if FLAGS.lengths and not (len(FLAGS.lengths) == 2 and all(v.isdigit() for v in FLAGS.lengths)
                             and 0 < int(FLAGS.lengths[0]) < int(FLAGS.lengths[1])):
@@ -107,7 +106,7 @@ def main(argv):
 
 def print_table(report):
   print(f'machine: {report["machine"]}; median (min–max) of {report["repeats"]} interleaved '
-        f'rounds, fastest of {report.get("tries", 1)} timings per length and round')
+        f'rounds, fastest of {report["tries"]} timings per length and round')
   print('| network | precision | train steps/s | speed-up | evaluation (15K images) | speed-up |')
   print('|---|---|---|---|---|---|')
   for network, r in report['networks'].items():
