@@ -5,7 +5,10 @@
 A figure is a summary the benchmarks write (median with min–max over interleaved rounds, e.g.
 trainer/fit or a precision's speed-up). It repeats when the second run's median lies within the
 first run's min–max, the spread the first run printed beside it. One line per figure, then the
-count; exit status 1 when a figure does not repeat.
+count, for all figures and apart for ratios taken within a round (speed-ups, trainer/fit,
+overheads, shares: they cancel the machine's slow changes of speed, which absolute rates and
+times do not; docs/performance.md, "What the spread leaves out"); exit status 1 when a figure
+does not repeat.
 """
 
 import json
@@ -15,6 +18,14 @@ from benchmarks import _timing as timing
 from foundations import errors
 
 _SUMMARY_KEYS = frozenset(('median', 'min', 'max'))
+# Names of the figures that are ratios of two timings of one round (train_speedup,
+# trainer_vs_fit, masking_overhead, eval_share), as the benchmarks write them.
+_RATIO_MARKERS = ('speedup', '_vs_', 'overhead', 'share')
+
+
+def is_ratio(name):
+  """Whether the figure `name` ('networks/conv2/train_speedup/mixed_bfloat16') is a ratio."""
+  return any(marker in part for part in name.split('/') for marker in _RATIO_MARKERS)
 
 
 def summaries(report, path=()):
@@ -61,6 +72,10 @@ def main(argv):
           f'second {timing.cell(two, 3)}')
   differing = sum(not repeats for *_, repeats in rows)
   print(f'{len(rows) - differing} of {len(rows)} figures repeat within the first run\'s spread')
+  counts = {kind: [repeats for name, _, _, repeats in rows if is_ratio(name) == (kind == 'ratios')]
+            for kind in ('ratios', 'absolute')}
+  print(f'ratios within a round: {sum(counts["ratios"])} of {len(counts["ratios"])} repeat; '
+        f'absolute rates and times: {sum(counts["absolute"])} of {len(counts["absolute"])}')
   return 1 if differing else 0
 
 

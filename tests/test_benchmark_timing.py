@@ -93,6 +93,7 @@ def test_repeatability_compares_every_shared_figure_with_the_first_runs_spread(t
   assert lines[0].startswith('repeats  networks/conv2/speedup: first 2.000 (1.900–2.700)')
   assert lines[1].startswith('DIFFERS  networks/conv2/rate')
   assert lines[2] == '1 of 2 figures repeat within the first run\'s spread'
+  assert lines[3] == 'ratios within a round: 1 of 1 repeat; absolute rates and times: 0 of 1'
   assert repeatability.main(paths[:1] * 2) == 0
   with pytest.raises(SystemExit):
     repeatability.main([paths[0], str(tmp_path / 'missing.json')])
