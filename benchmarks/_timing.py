@@ -63,9 +63,9 @@ def median_seconds(function, repeats):
   return statistics.median(times)
 
 
-def _seconds(run, steps):
+def _seconds(function, *args):
   start = time.perf_counter()
-  run(steps)
+  function(*args)
   return time.perf_counter() - start
 
 
@@ -94,16 +94,32 @@ def interleaved_marginal_rates(runs, repeats, tries=1):
   Returns:
     {name: [steps/s of each round]} (a round whose longer call was not slower gives nan).
   """
+  return interleaved_rounds(runs, {}, repeats, tries)[0]
+
+
+def interleaved_rounds(runs, calls, repeats, tries=1):
+  """interleaved_marginal_rates of `runs`, and in the same rounds, after them, the seconds of
+  each of `calls` ({name: call()}, the fastest of `tries` per round): every figure's rounds then
+  span the whole benchmark, not one stretch of it.
+
+  Returns:
+    ({name: [steps/s of each round]}, {name: [seconds of each round]}).
+  """
   for run, short, long in runs.values():  # warm-up: traces and compiles both lengths
     run(short)
     run(long)
+  for call in calls.values():
+    call()
   rates = {name: [] for name in runs}
+  seconds = {name: [] for name in calls}
   for _ in range(repeats):
     for name, (run, short, long) in runs.items():
       timings = [(_seconds(run, long), _seconds(run, short)) for _ in range(tries)]
       extra_seconds = min(t[0] for t in timings) - min(t[1] for t in timings)
       rates[name].append((long - short) / extra_seconds if extra_seconds > 0 else math.nan)
-  return rates
+    for name, call in calls.items():
+      seconds[name].append(min(_seconds(call) for _ in range(tries)))
+  return rates, seconds
 
 
 def spread(samples):

@@ -4,9 +4,10 @@ Each network is built as its runner builds it (lottery_ticket Experiment: paper 
 optimizer, BatchNorm and weight decay, the XLA default, the precision policy) on generated data
 of its real shapes (LeNet 55K/5K/10K, CIFAR 45K/5K/10K), once per precision, in one process.
 Training steps/s are marginal (the same call at two lengths) and interleaved across precisions
-in each of --repeats rounds (each length timed --tries times, the fastest kept), so the
-speed-up is taken within a round; one evaluation of validation + test (15,000 images) is timed
-per round too. Median (min–max) over the rounds.
+and networks in each of --repeats rounds (each length timed --tries times, the fastest kept), so
+the speed-up is taken within a round and every figure's rounds span the whole run; an
+evaluation of validation + test (15,000 images) is timed in every round too (fastest of
+--tries). Median (min–max) over the rounds.
 
   python -m benchmarks.precision_throughput [--networks=lenet300_100,conv2,resnet20]
       [--precisions=float32,mixed_bfloat16] [--repeats=5] [--tries=2] [--smoke]
@@ -39,30 +40,35 @@ flags.DEFINE_string('output', 'benchmarks/precision_throughput.json', 'Where to 
 FLAGS = flags.FLAGS
 
 
-def measure(network, precisions, data, validation_size, directory, lengths, repeats, tries):
-  """{precision: {'train_steps_per_second', 'eval_seconds'}, 'speedup': {precision: ...}}."""
-  built = {p: experiments.experiment(network, p, data, validation_size, directory)
-           for p in precisions}
-  compute_dtypes = {p: experiments.compute_dtype(e) for p, e in built.items()}
-  rates = timing.interleaved_marginal_rates(
-      {p: (experiments.train_run(e), *lengths) for p, e in built.items()}, repeats, tries)
-  evaluations = {p: experiments.evaluate_run(e) for p, e in built.items()}
-  eval_seconds = {p: [] for p in precisions}
-  for _ in range(repeats):
-    for p, evaluate in evaluations.items():
-      eval_seconds[p].append(timing.median_seconds(evaluate, 1))
+def measure(networks, precisions, data, validation_size, directory, lengths, repeats, tries):
+  """{network: {'precisions': {precision: {'train_steps_per_second', 'eval_seconds'}},
+  'train_speedup', 'eval_speedup': {precision: ...}, ...}}.
+
+  Every round times every network in every precision, training then evaluation, so each
+  figure's rounds span the whole run and its spread includes the machine's changes of speed
+  over that time (docs/performance.md, "What the spread leaves out")."""
+  built = {(n, p): experiments.experiment(n, p, data, validation_size, directory)
+           for n in networks for p in precisions}
+  rates, eval_seconds = timing.interleaved_rounds(
+      {key: (experiments.train_run(e), *lengths[key[0]]) for key, e in built.items()},
+      {key: experiments.evaluate_run(e) for key, e in built.items()}, repeats, tries)
   baseline = precisions[0]
-  return {'lengths': lengths, 'batch_size': built[baseline].config.batch_size,
-          'jit_compile': built[baseline].config.jit_compile,
-          'precisions': {p: {'compute_dtype': compute_dtypes[p],
-                             'train_steps_per_second': timing.spread(rates[p]),
-                             'eval_seconds': timing.spread(eval_seconds[p])} for p in precisions},
-          'train_speedup': {p: timing.spread(timing.ratios(rates[p], rates[baseline]))
-                            for p in precisions[1:]},
-          'eval_speedup': {p: timing.spread(timing.ratios(eval_seconds[baseline],
-                                                          eval_seconds[p]))
-                           for p in precisions[1:]},
-          'samples': {'train_steps_per_second': rates, 'eval_seconds': eval_seconds}}
+  results = {}
+  for n in networks:
+    rate = {p: rates[n, p] for p in precisions}
+    evaluation = {p: eval_seconds[n, p] for p in precisions}
+    results[n] = {
+        'lengths': lengths[n], 'batch_size': built[n, baseline].config.batch_size,
+        'jit_compile': built[n, baseline].config.jit_compile,
+        'precisions': {p: {'compute_dtype': experiments.compute_dtype(built[n, p]),
+                           'train_steps_per_second': timing.spread(rate[p]),
+                           'eval_seconds': timing.spread(evaluation[p])} for p in precisions},
+        'train_speedup': {p: timing.spread(timing.ratios(rate[p], rate[baseline]))
+                          for p in precisions[1:]},
+        'eval_speedup': {p: timing.spread(timing.ratios(evaluation[baseline], evaluation[p]))
+                         for p in precisions[1:]},
+        'samples': {'train_steps_per_second': rate, 'eval_seconds': evaluation}}
+  return results
 
 
 def _lengths(network):
@@ -91,10 +97,9 @@ def main(argv):
     else:
       data = experiments.generated_datasets(directory, (60_000, 10_000), (50_000, 10_000))
       validation_size = 5_000
-    for network in FLAGS.networks:
-      report['networks'][network] = measure(
-          network, FLAGS.precisions, data, validation_size, f'{directory}/unused',
-          _lengths(network), repeats, tries)
+    report['networks'] = measure(
+        FLAGS.networks, FLAGS.precisions, data, validation_size, f'{directory}/unused',
+        {network: _lengths(network) for network in FLAGS.networks}, repeats, tries)
   report['targets'] = {
       f'{network} {p} >= {TARGET_SPEEDUP[network]}x {FLAGS.precisions[0]}':
           result['train_speedup'][p]['median'] >= TARGET_SPEEDUP[network]

@@ -39,6 +39,23 @@ def test_interleaved_marginal_rates_cancel_the_per_call_cost_and_alternate(monke
   assert [round(r, 6) for r in timing.ratios(rates['fast'], rates['slow'])] == [4.0] * 3
 
 
+def test_interleaved_rounds_time_the_calls_in_every_round_after_the_runs(monkeypatch):
+  clock = FakeClock()
+  monkeypatch.setattr(timing.time, 'perf_counter', lambda: clock.now)
+  evaluations = iter([9.0, 3.0, 2.0, 5.0, 4.0])  # warm-up, then two tries in each of two rounds
+
+  def evaluate():
+    clock.calls.append(('evaluate', None))
+    clock.now += next(evaluations)
+  rates, seconds = timing.interleaved_rounds(
+      {'train': (clock.run('train', 1.0, 50.0), 10, 20)}, {'evaluate': evaluate}, repeats=2,
+      tries=2)
+  assert [round(r, 6) for r in rates['train']] == [50.0] * 2
+  assert [round(s, 6) for s in seconds['evaluate']] == [2.0, 4.0]  # each round's faster try
+  assert [name for name, _ in clock.calls] == ['train'] * 2 + ['evaluate'] + (
+      ['train'] * 4 + ['evaluate'] * 2) * 2
+
+
 def test_with_tries_the_fastest_timing_of_each_length_is_kept(monkeypatch):
   clock = FakeClock()
   monkeypatch.setattr(timing.time, 'perf_counter', lambda: clock.now)
