@@ -14,7 +14,7 @@ tf_keras `fit` trains the same architecture with plain layers, the same optimize
   eval_share, paper_run_hours   at the default --eval_interval and the paper's iterations
 
 Each is the median (min–max) of --repeats rounds; in each round every length is timed --tries
-times and the fastest kept.
+times and the fastest kept, and the evaluation after them (fastest of --tries).
 
   python -m benchmarks.deep_throughput [--networks=resnet20,vgg19] [--repeats=5] [--tries=2]
       [--smoke]
@@ -73,13 +73,13 @@ def measure(spec, sizes, lengths, repeats, jit_compile):
   fit = baseline.fit_run(baseline.plain_copy(model), optimizer(), train, hp.batch_size,
                          weight_decay=hp.weight_decay, augment=hp.augment,
                          jit_compile=jit_compile)
-  rates = timing.interleaved_marginal_rates(
+  rates, seconds = timing.interleaved_rounds(
       {'trainer': (lambda steps: trainer.train(initial, masks, steps, order,
                                                eval_interval=steps), *lengths),
-       'fit': (fit, *lengths)}, repeats, FLAGS.tries)
-  eval_seconds = [timing.median_seconds(
-      lambda: (trainer.evaluate('validation'), trainer.evaluate('test')), 1)
-                  for _ in range(repeats)]
+       'fit': (fit, *lengths)},
+      {'eval': lambda: (trainer.evaluate('validation'), trainer.evaluate('test'))}, repeats,
+      FLAGS.tries)
+  eval_seconds = seconds['eval']
   steps_per_second = timing.spread(rates['trainer'])
   interval_seconds = hp.eval_interval / steps_per_second['median']
   evaluation = timing.spread(eval_seconds)['median']

@@ -12,8 +12,9 @@ In one process on generated data of the real shapes (55K/5K/10K examples), per n
 
 Every throughput is marginal (the same call at two lengths; extra steps over extra seconds, so
 start-up, tracing and per-call costs cancel out), and the measurements are interleaved: each of
---repeats rounds times every one of them in turn, so ratios are taken within a round and share
-its machine state; in a round each length is timed --tries times and the fastest kept (a
+--repeats rounds times every one of them, of every network, in turn, then each network's
+evaluation, so ratios are taken within a round and share its machine state, and every figure's
+rounds span the whole run; in a round each length is timed --tries times and the fastest kept (a
 disturbance only ever slows a call). Each figure is reported as median (min–max) over the
 rounds. The bound is the network's matmuls and convolutions alone (benchmarks._bound). Then a
 10-level LeNet lottery experiment reports peak RSS after levels 1 and 10 and the number of
@@ -77,65 +78,83 @@ def _sparse_masks(spec, initial, dense_masks):
   return masks
 
 
-def measure(spec, input_shape, sizes, lengths, repeats, measure_paper_eval, eval_interval,
-            bound_seconds):
-  """{'rates': {measurement: spread}, 'ratios': {...}, 'eval_seconds', 'bound'} of one network."""
-  train, validation, test = _data(input_shape, sizes)
-  hp = spec.hyperparameters
-  adam = lambda: keras.optimizers.Adam(hp.learning_rate)  # pylint: disable=unnecessary-lambda-assignment
-  masked = spec.build(input_shape, 10)
-  order = batching.BatchOrder(len(train[1]), hp.batch_size, seed=0)
-  initial = model_state.sample_initial_weights(masked, seed=0)
-  dense = {k: np.ones(s, np.float32) for k, s in model_state.expected_mask_shapes(masked).items()}
-  sparse = _sparse_masks(spec, initial, dense)
+class Network:
+  """One network's timed runs and evaluation (`runs`, `evaluate`), built on generated data,
+  and `summary(rates, eval_seconds)`: its figures from the rounds that timed them."""
 
-  def trainer_run(trainer, weights, masks, eval_interval=None):
-    return lambda steps: trainer.train(weights, masks, steps, order,
-                                       eval_interval=eval_interval or steps)
+  def __init__(self, spec, input_shape, sizes, lengths, measure_paper_eval, eval_interval):
+    train, validation, test = _data(input_shape, sizes)
+    self.spec, self.lengths, self.measure_paper_eval = spec, lengths, measure_paper_eval
+    self.eval_interval = eval_interval
+    hp = spec.hyperparameters
+    adam = lambda: keras.optimizers.Adam(hp.learning_rate)  # pylint: disable=unnecessary-lambda-assignment
+    self.masked = spec.build(input_shape, 10)
+    order = batching.BatchOrder(len(train[1]), hp.batch_size, seed=0)
+    initial = model_state.sample_initial_weights(self.masked, seed=0)
+    dense = {k: np.ones(s, np.float32)
+             for k, s in model_state.expected_mask_shapes(self.masked).items()}
+    sparse = _sparse_masks(spec, initial, dense)
 
-  trainer = trainer_lib.Trainer(masked, adam(), train, validation, test,
-                                jit_compile=spec.jit_compile)
-  plain_trainer = trainer_lib.Trainer(baseline.plain_copy(masked), adam(), train, validation,
-                                      test, jit_compile=spec.jit_compile)
-  fit_lengths, trainer_lengths = lengths['fit'], lengths['trainer']
-  tuned_steps = min(100, trainer_lengths[0])
-  runs = {
-      'fit': (baseline.fit_run(baseline.plain_copy(masked), adam(), train, hp.batch_size),
-              *fit_lengths),
-      'fit_tuned': (baseline.fit_run(baseline.plain_copy(masked), adam(), train, hp.batch_size,
-                                     steps_per_execution=tuned_steps,
-                                     jit_compile=spec.jit_compile), *trainer_lengths),
-      'trainer_100': (trainer_run(trainer, initial, dense), *trainer_lengths),
-      'trainer_3.6': (trainer_run(trainer, initial, sparse), *trainer_lengths),
-      'no_masks': (trainer_run(plain_trainer, {}, {}), *trainer_lengths)}
-  if measure_paper_eval:
-    runs['paper_eval'] = (trainer_run(trainer, initial, dense, eval_interval), *trainer_lengths)
-  rates = timing.interleaved_marginal_rates(runs, repeats, FLAGS.tries)
-  eval_seconds = [timing.median_seconds(
-      lambda: (trainer.evaluate('validation'), trainer.evaluate('test')), 1)
-                  for _ in range(repeats)]
-  ratios = {'trainer_vs_fit': timing.ratios(rates['trainer_100'], rates['fit']),
-            'trainer_vs_fit_tuned': timing.ratios(rates['trainer_100'], rates['fit_tuned']),
-            'masking_overhead': [r - 1 for r in timing.ratios(rates['no_masks'],
-                                                              rates['trainer_100'])]}
-  evaluations = hp.training_iterations // eval_interval
-  if measure_paper_eval:  # measured: the rate with evaluation against the rate without
-    ratios['eval_share'] = [1 - r for r in timing.ratios(rates['paper_eval'],
-                                                          rates['trainer_100'])]
-    ratios['paper_round_seconds'] = [hp.training_iterations / r for r in rates['paper_eval']]
-  else:  # derived: training at the measured rate plus the evaluations at their measured time
-    train_seconds = [hp.training_iterations / r for r in rates['trainer_100']]
-    eval_total = [evaluations * s for s in eval_seconds]
-    ratios['eval_share'] = [e / (t + e) for t, e in zip(train_seconds, eval_total)]
-    ratios['paper_round_seconds'] = [t + e for t, e in zip(train_seconds, eval_total)]
-  return {'lengths': lengths, 'training_iterations': hp.training_iterations,
-          'paper_eval_measured': measure_paper_eval,
-          'rates': {name: timing.spread(values) for name, values in rates.items()},
-          'ratios': {name: timing.spread(values) for name, values in ratios.items()},
-          'eval_seconds': timing.spread(eval_seconds),
-          'bound': bound.step_bound(baseline.plain_copy(masked), hp.batch_size, spec.jit_compile,
-                                    repeats, bound_seconds),
-          'samples': {'rates': rates, 'ratios': ratios}}
+    def trainer_run(trainer, weights, masks, eval_interval=None):
+      return lambda steps: trainer.train(weights, masks, steps, order,
+                                         eval_interval=eval_interval or steps)
+
+    plain = lambda: baseline.plain_copy(self.masked)  # pylint: disable=unnecessary-lambda-assignment
+    trainer = trainer_lib.Trainer(self.masked, adam(), train, validation, test,
+                                  jit_compile=spec.jit_compile)
+    plain_trainer = trainer_lib.Trainer(plain(), adam(), train, validation, test,
+                                        jit_compile=spec.jit_compile)
+    fit_lengths, trainer_lengths = lengths['fit'], lengths['trainer']
+    tuned_steps = min(100, trainer_lengths[0])
+    self.runs = {
+        'fit': (baseline.fit_run(plain(), adam(), train, hp.batch_size), *fit_lengths),
+        'fit_tuned': (baseline.fit_run(plain(), adam(), train, hp.batch_size,
+                                       steps_per_execution=tuned_steps,
+                                       jit_compile=spec.jit_compile), *trainer_lengths),
+        'trainer_100': (trainer_run(trainer, initial, dense), *trainer_lengths),
+        'trainer_3.6': (trainer_run(trainer, initial, sparse), *trainer_lengths),
+        'no_masks': (trainer_run(plain_trainer, {}, {}), *trainer_lengths)}
+    if measure_paper_eval:
+      self.runs['paper_eval'] = (trainer_run(trainer, initial, dense, eval_interval),
+                                 *trainer_lengths)
+    self.evaluate = lambda: (trainer.evaluate('validation'), trainer.evaluate('test'))
+
+  def summary(self, rates, eval_seconds, repeats, bound_seconds):
+    """{'rates': {run: spread}, 'ratios': {...}, 'eval_seconds', 'bound', ...}."""
+    hp = self.spec.hyperparameters
+    ratios = {'trainer_vs_fit': timing.ratios(rates['trainer_100'], rates['fit']),
+              'trainer_vs_fit_tuned': timing.ratios(rates['trainer_100'], rates['fit_tuned']),
+              'masking_overhead': [r - 1 for r in timing.ratios(rates['no_masks'],
+                                                                rates['trainer_100'])]}
+    evaluations = hp.training_iterations // self.eval_interval
+    if self.measure_paper_eval:  # measured: the rate with evaluation against the rate without
+      ratios['eval_share'] = [1 - r for r in timing.ratios(rates['paper_eval'],
+                                                            rates['trainer_100'])]
+      ratios['paper_round_seconds'] = [hp.training_iterations / r for r in rates['paper_eval']]
+    else:  # derived: training at the measured rate plus the evaluations at their measured time
+      train_seconds = [hp.training_iterations / r for r in rates['trainer_100']]
+      eval_total = [evaluations * s for s in eval_seconds]
+      ratios['eval_share'] = [e / (t + e) for t, e in zip(train_seconds, eval_total)]
+      ratios['paper_round_seconds'] = [t + e for t, e in zip(train_seconds, eval_total)]
+    return {'lengths': self.lengths, 'training_iterations': hp.training_iterations,
+            'paper_eval_measured': self.measure_paper_eval,
+            'rates': {name: timing.spread(values) for name, values in rates.items()},
+            'ratios': {name: timing.spread(values) for name, values in ratios.items()},
+            'eval_seconds': timing.spread(eval_seconds),
+            'bound': bound.step_bound(baseline.plain_copy(self.masked), hp.batch_size,
+                                      self.spec.jit_compile, repeats, bound_seconds),
+            'samples': {'rates': rates, 'ratios': ratios, 'eval_seconds': eval_seconds}}
+
+
+def measure(networks, repeats, tries, bound_seconds):
+  """{network name: summary}. Every round times every run of every network, then each
+  network's evaluation, so each figure's rounds span the whole run (docs/performance.md)."""
+  rates, eval_seconds = timing.interleaved_rounds(
+      {(n.spec.name, name): run for n in networks for name, run in n.runs.items()},
+      {n.spec.name: n.evaluate for n in networks}, repeats, tries)
+  return {n.spec.name: n.summary({name: rates[n.spec.name, name] for name in n.runs},
+                                 eval_seconds[n.spec.name], repeats, bound_seconds)
+          for n in networks}
 
 
 def main(argv):
@@ -148,13 +167,12 @@ def main(argv):
   repeats = 2 if smoke else FLAGS.repeats
   report = {'machine': timing.machine(),
             'repeats': repeats, 'tries': FLAGS.tries, 'smoke': smoke, 'networks': {}}
-  for spec, input_shape, measure_paper_eval in networks:
-    if spec.name not in FLAGS.networks:
-      continue
-    lengths = (SMOKE_LENGTHS if smoke else LENGTHS)[spec.name]
-    report['networks'][spec.name] = measure(
-        spec, input_shape, sizes, lengths, repeats, measure_paper_eval,
-        SMOKE_EVAL_INTERVAL if smoke else EVAL_INTERVAL, bound_seconds=0.01 if smoke else 0.3)
+  eval_interval = SMOKE_EVAL_INTERVAL if smoke else EVAL_INTERVAL
+  built = [Network(spec, input_shape, sizes, (SMOKE_LENGTHS if smoke else LENGTHS)[spec.name],
+                   measure_paper_eval, eval_interval)
+           for spec, input_shape, measure_paper_eval in networks
+           if spec.name in FLAGS.networks]
+  report['networks'] = measure(built, repeats, FLAGS.tries, 0.01 if smoke else 0.3)
   report['memory'] = memory.rss_over_levels(3 if smoke else 10, 20 if smoke else 200, sizes)
   report['targets'] = check_targets(report)
   timing.write_json(report, FLAGS.output)
