@@ -1,6 +1,6 @@
 """Does a benchmark's second run repeat its first? Every figure the two reports share, compared.
 
-  python -m benchmarks.repeatability FIRST.json SECOND.json
+  python -m benchmarks.repeatability FIRST.json SECOND.json [MORE.json ...]
 
 A figure is a summary the benchmarks write (median with min–max over interleaved rounds, e.g.
 trainer/fit or a precision's speed-up). It repeats when the second run's median lies within the
@@ -8,7 +8,10 @@ first run's min–max, the spread the first run printed beside it. One line per 
 count, for all figures and apart for ratios taken within a round (speed-ups, trainer/fit,
 overheads, shares: they cancel the machine's slow changes of speed, which absolute rates and
 times do not; docs/performance.md, "What the spread leaves out"); exit status 1 when a figure
-does not repeat.
+does not repeat. Given more than two reports (runs of one benchmark at different times), each
+later one is compared with the first, and then every figure all of them hold gets one line
+with its medians and how far they span: the drift between runs, which a run's own spread
+cannot show.
 """
 
 import json
@@ -59,14 +62,21 @@ def _load(path):
     errors.exit_with_error(f'{path}: expected a benchmark report (JSON): {error}')
 
 
-def main(argv):
-  if len(argv) != 2:
-    errors.exit_with_error('usage: python -m benchmarks.repeatability FIRST.json SECOND.json')
-  first, second = (_load(path) for path in argv)
-  rows = compare(first, second)
-  if not rows:
-    errors.exit_with_error(f'{argv[0]}, {argv[1]}: expected two reports of the same benchmark '
-                           '(they share no median/min/max figure)')
+def across_runs(reports):
+  """[(name, medians, (max - min) / median of the medians, first run's spread)] of the figures
+  every report holds."""
+  found = [summaries(report) for report in reports]
+  rows = []
+  for path in (p for p in found[0] if all(p in f for f in found[1:])):
+    medians = [f[path]['median'] for f in found]
+    middle = timing.spread(medians)
+    first = found[0][path]
+    rows.append(('/'.join(path), medians, middle['spread'],
+                 (first['max'] - first['min']) / first['median']))
+  return rows
+
+
+def _print_comparison(rows):
   for name, one, two, repeats in rows:
     print(f'{"repeats" if repeats else "DIFFERS"}  {name}: first {timing.cell(one, 3)}, '
           f'second {timing.cell(two, 3)}')
@@ -76,6 +86,28 @@ def main(argv):
   absolute = [repeats for name, _, _, repeats in rows if not is_ratio(name)]
   print(f'ratios within a round: {sum(ratios)} of {len(ratios)} repeat; '
         f'absolute rates and times: {sum(absolute)} of {len(absolute)}')
+  return differing
+
+
+def main(argv):
+  if len(argv) < 2:
+    errors.exit_with_error('usage: python -m benchmarks.repeatability FIRST.json SECOND.json '
+                           '[MORE.json ...]')
+  reports = [_load(path) for path in argv]
+  differing = 0
+  for path, report in zip(argv[1:], reports[1:]):
+    rows = compare(reports[0], report)
+    if not rows:
+      errors.exit_with_error(f'{argv[0]}, {path}: expected two reports of the same benchmark '
+                             '(they share no median/min/max figure)')
+    if len(argv) > 2:
+      print(f'{path} against {argv[0]}:')
+    differing += _print_comparison(rows)
+  if len(argv) > 2:
+    print(f'across {len(argv)} runs: the medians, how far they span, the first run\'s spread')
+    for name, medians, span, first_spread in across_runs(reports):
+      print(f'{name}: {", ".join(f"{m:.3f}" for m in medians)}; span {span:.0%} '
+            f'(first run {first_spread:.0%})')
   return 1 if differing else 0
 
 

@@ -112,6 +112,14 @@ def test_repeatability_compares_every_shared_figure_with_the_first_runs_spread(t
   assert lines[2] == '1 of 2 figures repeat within the first run\'s spread'
   assert lines[3] == 'ratios within a round: 1 of 1 repeat; absolute rates and times: 0 of 1'
   assert repeatability.main(paths[:1] * 2) == 0
+  capsys.readouterr()
+  assert repeatability.main(paths[:1] * 2 + paths[1:]) == 1  # first, first again, second
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[0] == f'{paths[0]} against {paths[0]}:'
+  assert f'{paths[1]} against {paths[0]}:' in lines
+  assert lines[-3] == 'across 3 runs: the medians, how far they span, the first run\'s spread'
+  assert lines[-2] == 'networks/conv2/speedup: 2.000, 2.000, 2.100; span 5% (first run 40%)'
+  assert lines[-1] == 'networks/conv2/rate: 13.000, 13.000, 17.000; span 31% (first run 38%)'
   with pytest.raises(SystemExit):
     repeatability.main([paths[0], str(tmp_path / 'missing.json')])
   assert capsys.readouterr().err.startswith(f'error: {tmp_path}/missing.json: expected a benchmark')
