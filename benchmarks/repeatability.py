@@ -69,9 +69,8 @@ def across_runs(reports):
   rows = []
   for path in (p for p in found[0] if all(p in f for f in found[1:])):
     medians = [f[path]['median'] for f in found]
-    middle = timing.spread(medians)
     first = found[0][path]
-    rows.append(('/'.join(path), medians, middle['spread'],
+    rows.append(('/'.join(path), medians, timing.spread(medians)['spread'],
                  (first['max'] - first['min']) / first['median']))
   return rows
 
@@ -94,12 +93,14 @@ def main(argv):
     errors.exit_with_error('usage: python -m benchmarks.repeatability FIRST.json SECOND.json '
                            '[MORE.json ...]')
   reports = [_load(path) for path in argv]
-  differing = 0
-  for path, report in zip(argv[1:], reports[1:]):
-    rows = compare(reports[0], report)
+  comparisons = [(path, compare(reports[0], report))
+                 for path, report in zip(argv[1:], reports[1:])]
+  for path, rows in comparisons:
     if not rows:
       errors.exit_with_error(f'{argv[0]}, {path}: expected two reports of the same benchmark '
                              '(they share no median/min/max figure)')
+  differing = 0
+  for path, rows in comparisons:
     if len(argv) > 2:
       print(f'{path} against {argv[0]}:')
     differing += _print_comparison(rows)
