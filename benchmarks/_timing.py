@@ -1,5 +1,6 @@
 """Timing helpers shared by the benchmarks: medians, marginal speeds, timed command lines."""
 
+import datetime
 import json
 import math
 import os
@@ -34,10 +35,12 @@ def check_choices(flag_name, values, known):
 
 
 def write_json(report, path):
-  """Writes a benchmark's report as indented JSON, creating the file's folder."""
+  """Writes a benchmark's report as indented JSON, stamped with the UTC time it was written
+  (runs of one benchmark hours apart differ: docs/performance.md), creating the file's folder."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  written = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
   with open(path, 'w') as f:
-    json.dump(report, f, indent=2)
+    json.dump(dict(report, written_utc=written), f, indent=2)
 
 
 def print_targets(targets):

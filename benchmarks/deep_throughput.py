@@ -27,6 +27,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import _across_runs as across_runs
 from benchmarks import _bound as bound
 from benchmarks import _keras_baseline as baseline
 from benchmarks import _timing as timing
@@ -47,6 +48,7 @@ TARGET_TRAINER_VS_FIT = 1.0
 flags.DEFINE_list('networks', ['resnet20'], 'Networks to time (vgg19: about 20 minutes on a '
                   '2-core CPU).')
 timing.define_round_flags()
+across_runs.define_history_flag()
 flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the benchmark runs.')
 flags.DEFINE_string('output', 'benchmarks/deep_throughput.json', 'Where to write the JSON.')
 FLAGS = flags.FLAGS
@@ -100,6 +102,7 @@ def main(argv):
   errors.check_command_line(argv)
   timing.check_choices('networks', FLAGS.networks, tuple(LENGTHS))
   console.quiet_python_logs()  # the retracing warnings of the two timed lengths
+  history = across_runs.load(FLAGS.history, FLAGS.output)
   sizes = (300, 50, 50) if FLAGS.smoke else (45_000, 5_000, 10_000)
   repeats = 2 if FLAGS.smoke else FLAGS.repeats
   gpu = bool(tf.config.list_physical_devices('GPU'))
@@ -113,8 +116,10 @@ def main(argv):
   report['targets'] = {f'{name} trainer/fit >= {TARGET_TRAINER_VS_FIT}':
                        r['trainer_vs_fit']['median'] >= TARGET_TRAINER_VS_FIT
                        for name, r in report['networks'].items()}
+  across_runs.attach(report, history)
   timing.write_json(report, FLAGS.output)
   print_table(report)
+  across_runs.print_bands(report)
 
 
 def print_table(report):

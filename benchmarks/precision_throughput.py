@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 
 from benchmarks import _experiments as experiments
+from benchmarks import _across_runs as across_runs
 from benchmarks import _timing as timing
 from foundations import console
 from foundations import errors
@@ -35,6 +36,7 @@ flags.DEFINE_list('precisions', ['float32', 'mixed_bfloat16'], 'Precisions to ti
 flags.DEFINE_list('lengths', None, 'short,long: the timed lengths (iterations) of every network '
                   '(default: LENGTHS, a few seconds each in float32 on a 2-core CPU).')
 timing.define_round_flags()
+across_runs.define_history_flag()
 flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the benchmark runs.')
 flags.DEFINE_string('output', 'benchmarks/precision_throughput.json', 'Where to write the JSON.')
 FLAGS = flags.FLAGS
@@ -86,6 +88,7 @@ def main(argv):
     errors.exit_with_error(f'--lengths={",".join(FLAGS.lengths)}: expected short,long: two '
                            'integers, 0 < short < long')
   console.quiet_python_logs()  # the retracing warnings of the two timed lengths
+  history = across_runs.load(FLAGS.history, FLAGS.output)
   smoke = FLAGS.smoke
   repeats, tries = (2, 1) if smoke else (FLAGS.repeats, FLAGS.tries)
   report = {'machine': timing.machine(),
@@ -105,8 +108,10 @@ def main(argv):
           result['train_speedup'][p]['median'] >= TARGET_SPEEDUP[network]
       for network, result in report['networks'].items() if network in TARGET_SPEEDUP
       for p in result['train_speedup'] if p == 'mixed_bfloat16'}
+  across_runs.attach(report, history)
   timing.write_json(report, FLAGS.output)
   print_table(report)
+  across_runs.print_bands(report)
 
 
 def print_table(report):

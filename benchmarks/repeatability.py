@@ -11,16 +11,17 @@ times do not; docs/performance.md, "What the spread leaves out"); exit status 1 
 does not repeat. Given more than two reports (runs of one benchmark at different times), each
 later one is compared with the first, and then every figure all of them hold gets one line
 with its medians and how far they span: the drift between runs, which a run's own spread
-cannot show.
+cannot show; and each run from the third on against the band of the runs before it (what a
+benchmark given them as --history prints, benchmarks._across_runs).
 """
 
 import json
 import sys
 
+from benchmarks import _across_runs as history
 from benchmarks import _timing as timing
 from foundations import errors
 
-_SUMMARY_KEYS = frozenset(('median', 'min', 'max'))
 # Names of the figures that are ratios of two timings of one round (train_speedup,
 # trainer_vs_fit, masking_overhead, eval_share), as the benchmarks write them.
 _RATIO_MARKERS = ('speedup', '_vs_', 'overhead', 'share')
@@ -31,22 +32,9 @@ def is_ratio(name):
   return any(marker in name for marker in _RATIO_MARKERS)
 
 
-def summaries(report, path=()):
-  """{('networks', 'conv2', ..., 'train_speedup'): summary} of every median/min/max summary."""
-  if not isinstance(report, dict):
-    return {}
-  if _SUMMARY_KEYS <= report.keys():
-    return {path: report}
-  found = {}
-  for key, value in report.items():
-    if key != 'samples':  # the rounds behind the summaries, not figures of their own
-      found.update(summaries(value, path + (str(key),)))
-  return found
-
-
 def compare(first, second):
   """[(name, first summary, second summary, repeats)] of the figures both reports hold."""
-  ones, twos = summaries(first), summaries(second)
+  ones, twos = history.figures(first), history.figures(second)
   rows = []
   for path in (p for p in ones if p in twos):
     one, two = ones[path], twos[path]
@@ -65,7 +53,7 @@ def _load(path):
 def across_runs(reports):
   """[(name, medians, (max - min) / median of the medians, first run's spread)] of the figures
   every report holds."""
-  found = [summaries(report) for report in reports]
+  found = [history.figures(report) for report in reports]
   rows = []
   for path in (p for p in found[0] if all(p in f for f in found[1:])):
     medians = [f[path]['median'] for f in found]
@@ -73,6 +61,23 @@ def across_runs(reports):
     rows.append(('/'.join(path), medians, timing.spread(medians)['spread'],
                  (first['max'] - first['min']) / first['median']))
   return rows
+
+
+def within_earlier_bands(reports):
+  """[(k, [(name, band of reports[:k], median of reports[k], within)])] for k from 2 on: each
+  run against the lowest–highest round of all the runs before it."""
+  found = [history.figures(report) for report in reports]
+  results = []
+  for k in range(2, len(reports)):
+    rows = []
+    for path, summary in found[k].items():
+      earlier = [f[path] for f in found[:k] if path in f]
+      if earlier:
+        low, high = history.band(earlier)
+        rows.append(('/'.join(path), (low, high), summary['median'],
+                     low <= summary['median'] <= high))
+    results.append((k, rows))
+  return results
 
 
 def _print_comparison(rows):
@@ -109,6 +114,14 @@ def main(argv):
     for name, medians, span, first_spread in across_runs(reports):
       print(f'{name}: {", ".join(f"{m:.3f}" for m in medians)}; span {span:.0%} '
             f'(first run {first_spread:.0%})')
+    for k, rows in within_earlier_bands(reports):
+      print(f'{argv[k]} against the band of the {k} runs before it:')
+      for name, (low, high), median, within in rows:
+        if not within:
+          print(f'OUTSIDE  {name}: {median:.3f}, band {low:.3f}–{high:.3f}')
+      ratios = [within for name, *_, within in rows if is_ratio(name)]
+      print(f'{sum(within for *_, within in rows)} of {len(rows)} figures within the band '
+            f'(ratios {sum(ratios)} of {len(ratios)})')
   return 1 if differing else 0
 
 

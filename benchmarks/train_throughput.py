@@ -31,6 +31,7 @@ from absl import flags
 import numpy as np
 import tf_keras as keras
 
+from benchmarks import _across_runs as across_runs
 from benchmarks import _bound as bound
 from benchmarks import _keras_baseline as baseline
 from benchmarks import _memory as memory
@@ -47,6 +48,7 @@ flags.DEFINE_list('networks', ['lenet300_100', 'conv2'], 'Networks to time (on a
                   'LeNet about 10 minutes, Conv-2 about 20).')
 flags.DEFINE_boolean('smoke', False, 'Tiny sizes, seconds long: checks the benchmark runs.')
 timing.define_round_flags()
+across_runs.define_history_flag()
 flags.DEFINE_string('output', 'benchmarks/train_throughput.json', 'Where to write the JSON.')
 FLAGS = flags.FLAGS
 
@@ -160,6 +162,7 @@ def measure(networks, repeats, tries, bound_seconds):
 def main(argv):
   errors.check_command_line(argv)
   timing.check_choices('networks', FLAGS.networks, tuple(LENGTHS))
+  history = across_runs.load(FLAGS.history, FLAGS.output)
   smoke = FLAGS.smoke
   sizes = (600, 100, 200) if smoke else (55_000, 5_000, 10_000)
   networks = [(lenet_constants.LENET, (28, 28, 1), True),
@@ -175,8 +178,10 @@ def main(argv):
   report['networks'] = measure(built, repeats, FLAGS.tries, 0.01 if smoke else 0.3)
   report['memory'] = memory.rss_over_levels(3 if smoke else 10, 20 if smoke else 200, sizes)
   report['targets'] = check_targets(report)
+  across_runs.attach(report, history)
   timing.write_json(report, FLAGS.output)
   print_table(report)
+  across_runs.print_bands(report)
 
 
 def check_targets(report):

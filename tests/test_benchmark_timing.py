@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from benchmarks import _across_runs as across_runs
 from benchmarks import _timing as timing
 from benchmarks import repeatability
 from foundations import cpu_features
@@ -117,9 +118,51 @@ def test_repeatability_compares_every_shared_figure_with_the_first_runs_spread(t
   lines = capsys.readouterr().out.splitlines()
   assert lines[0] == f'{paths[0]} against {paths[0]}:'
   assert f'{paths[1]} against {paths[0]}:' in lines
-  assert lines[-3] == 'across 3 runs: the medians, how far they span, the first run\'s spread'
-  assert lines[-2] == 'networks/conv2/speedup: 2.000, 2.000, 2.100; span 5% (first run 40%)'
-  assert lines[-1] == 'networks/conv2/rate: 13.000, 13.000, 17.000; span 31% (first run 38%)'
+  across = lines.index('across 3 runs: the medians, how far they span, the first run\'s spread')
+  assert lines[across + 1:] == [
+      'networks/conv2/speedup: 2.000, 2.000, 2.100; span 5% (first run 40%)',
+      'networks/conv2/rate: 13.000, 13.000, 17.000; span 31% (first run 38%)',
+      f'{paths[1]} against the band of the 2 runs before it:',
+      'OUTSIDE  networks/conv2/rate: 17.000, band 11.000–16.000',
+      '1 of 2 figures within the band (ratios 1 of 1)']
   with pytest.raises(SystemExit):
     repeatability.main([paths[0], str(tmp_path / 'missing.json')])
   assert capsys.readouterr().err.startswith(f'error: {tmp_path}/missing.json: expected a benchmark')
+
+
+def test_history_bands_each_figure_over_the_earlier_runs_of_this_machine(tmp_path, capsys):
+  summary = lambda median, low, high: {'median': median, 'min': low, 'max': high}  # pylint: disable=unnecessary-lambda-assignment
+  earlier = {'machine': 'x', 'smoke': False,
+             'networks': {'conv2': {'speedup': summary(2.0, 1.8, 2.1), 'gone': summary(1, 1, 1)}}}
+  elsewhere = dict(earlier, machine='y')
+  for name, report in (('run_1', earlier), ('run_2', elsewhere), ('run_3', earlier),
+                       ('smoke', dict(earlier, smoke=True))):
+    with open(tmp_path / f'{name}.json', 'w') as f:
+      json.dump(report, f)
+  output = str(tmp_path / 'run_3.json')  # rerun in place: the file it replaces never counts
+  history = across_runs.load([str(tmp_path / 'run_*.json'), str(tmp_path / 'smoke.json')], output)
+  assert [path for path, _ in history] == [str(tmp_path / f'{n}.json')
+                                           for n in ('run_1', 'run_2', 'smoke')]
+  report = {'machine': 'x', 'smoke': False,
+            'networks': {'conv2': {'speedup': summary(2.2, 2.15, 2.3),
+                                   'samples': {'speedup': summary(9, 9, 9)}}}}
+  across_runs.attach(report, history)
+  assert report['across_runs']['reports'] == [str(tmp_path / 'run_1.json')]
+  assert [s['why'] for s in report['across_runs']['skipped']] == [
+      'another machine: y', 'smoke']
+  assert report['across_runs']['figures'] == {
+      'networks/conv2/speedup': {'medians': [2.0, 2.2], 'low': 1.8, 'high': 2.3}}
+  assert across_runs.figures(report).keys() == {('networks', 'conv2', 'speedup')}
+  across_runs.print_bands(report)
+  assert capsys.readouterr().out.splitlines()[-1] == 'networks/conv2/speedup: 2.2; 1.8–2.3; 2, 2.2'
+  unchanged = {'machine': 'x'}
+  across_runs.attach(unchanged, [])  # no --history: no band
+  assert unchanged == {'machine': 'x'}
+  with open(tmp_path / 'broken.json', 'w') as f:
+    f.write('{')
+  for pattern, expected in ((str(tmp_path / 'none_*.json'), 'no file matches it'),
+                            (str(tmp_path / 'broken.json'), 'expected a benchmark report')):
+    with pytest.raises(SystemExit):
+      across_runs.load([pattern], output)
+    error = capsys.readouterr().err
+    assert error.startswith(f'error: --history={pattern}: ') and expected in error

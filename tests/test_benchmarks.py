@@ -43,14 +43,22 @@ def test_train_throughput_smoke_without_pytest(tmp_path):
   assert '| lenet300_100 |' in process.stdout and ' CPUs, ' in report['machine']
 
 
-@pytest.mark.slow  # ~25 s; the policy itself: tests/test_precision.py
+@pytest.mark.slow  # ~50 s; the policy itself: tests/test_precision.py
 def test_precision_throughput_smoke(tmp_path):
   output = str(tmp_path / 'precision.json')
-  process = conftest.run_module('benchmarks.precision_throughput', '--smoke',
-                                '--networks=lenet300_100', f'--output={output}')
-  assert process.returncode == 0, process.stderr
+  earlier = str(tmp_path / 'earlier.json')
+  for history in ([], [f'--history={earlier}']):  # the second run is given the first's report
+    if history:
+      os.replace(output, earlier)
+    process = conftest.run_module('benchmarks.precision_throughput', '--smoke',
+                                  '--networks=lenet300_100', f'--output={output}', *history)
+    assert process.returncode == 0, process.stderr
   with open(output) as f:
-    result = json.load(f)['networks']['lenet300_100']
+    report = json.load(f)
+  result = report['networks']['lenet300_100']
+  band = report['across_runs']['figures']['networks/lenet300_100/train_speedup/mixed_bfloat16']
+  assert report['across_runs']['reports'] == [earlier] and len(band['medians']) == 2
+  assert band['low'] <= min(band['medians']) and 'across runs on this machine' in process.stdout
   assert {p: m['compute_dtype'] for p, m in result['precisions'].items()} == {
       'float32': 'float32', 'mixed_bfloat16': 'bfloat16'}  # the policy reached the layers
   assert result['train_speedup']['mixed_bfloat16']['median'] > 0
@@ -63,7 +71,9 @@ def test_benchmark_flags_are_checked_before_anything_runs():
       ('precision_throughput', ['--networks=lenet5'], '--networks=lenet5: expected values of '),
       ('precision_throughput', ['--lengths=30,10'], '--lengths=30,10: expected short,long'),
       ('train_throughput', ['--tries=0'], '--tries=0: expected a positive integer'),
-      ('sweep_speedup', ['--levels=0'], '--levels=0: expected a positive integer')):
+      ('sweep_speedup', ['--levels=0'], '--levels=0: expected a positive integer'),
+      ('deep_throughput', ['--history=missing_*.json'], '--history=missing_*.json: expected an '
+       'earlier report')):
     process = conftest.run_module(f'benchmarks.{module}', *args)
     assert process.returncode == 2, process.stderr[-2000:]
     lines = [line for line in process.stderr.splitlines() if line.startswith('error:')]
