@@ -110,6 +110,11 @@ def print_bands(report):
   print(f'\nacross runs on this machine ({len(across["reports"])} earlier, then this one): '
         'median here; lowest–highest round of all of them; the medians\n')
   for name, figure in across['figures'].items():
-    medians = ', '.join(f'{m:.3g}' for m in figure['medians'])
-    print(f'{name}: {figure["medians"][-1]:.3g}; {figure["low"]:.3g}–{figure["high"]:.3g}; '
-          f'{medians}')
+    medians = ', '.join(_number(m) for m in figure['medians'])
+    print(f'{name}: {_number(figure["medians"][-1])}; {_number(figure["low"])}–'
+          f'{_number(figure["high"])}; {medians}')
+
+
+def _number(value):
+  """Three significant digits, thousands whole and comma-grouped (1,182 steps/s; 0.0427 s)."""
+  return f'{value:,.0f}' if abs(value) >= 1000 else f'{value:.3g}'

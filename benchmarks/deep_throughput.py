@@ -17,7 +17,10 @@ Each is the median (min–max) of --repeats rounds; in each round every length i
 times and the fastest kept, and the evaluation after them (fastest of --tries).
 
   python -m benchmarks.deep_throughput [--networks=resnet20,vgg19] [--repeats=5] [--tries=2]
-      [--smoke]
+      [--history='EARLIER*.json'] [--smoke]
+
+With --history, each figure is also printed with its band across the earlier runs on this
+machine (benchmarks._across_runs).
 """
 
 import dataclasses

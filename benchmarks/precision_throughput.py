@@ -10,7 +10,11 @@ evaluation of validation + test (15,000 images) is timed in every round too (fas
 --tries). Median (min–max) over the rounds.
 
   python -m benchmarks.precision_throughput [--networks=lenet300_100,conv2,resnet20]
-      [--precisions=float32,mixed_bfloat16] [--repeats=5] [--tries=2] [--smoke]
+      [--precisions=float32,mixed_bfloat16] [--repeats=5] [--tries=2]
+      [--history='EARLIER*.json'] [--smoke]
+
+With --history, each figure is also printed with its band across the earlier runs on this
+machine (benchmarks._across_runs).
 """
 
 import tempfile

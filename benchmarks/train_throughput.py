@@ -21,7 +21,10 @@ rounds. The bound is the network's matmuls and convolutions alone (benchmarks._b
 traces. The targets are printed as checks, on the medians.
 
   python -m benchmarks.train_throughput [--networks=lenet300_100,conv2] [--repeats=5] [--tries=2]
-      [--smoke]
+      [--history='EARLIER*.json'] [--smoke]
+
+With --history, each figure is also printed with its band across the earlier runs on this
+machine (benchmarks._across_runs).
 """
 
 import json
