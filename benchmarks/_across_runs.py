@@ -51,6 +51,16 @@ def define_history_flag():
                     'and this run (only reports of this machine count).')
 
 
+def read_report(path, named):
+  """The JSON of the report at `path`; exits with one 'error:' line starting `named` (the path,
+  or the flag that gave it) when it cannot be read as JSON."""
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError) as error:
+    errors.exit_with_error(f'{named}: expected a benchmark report (JSON): {error}')
+
+
 def load(patterns, output):
   """[(path, report)] of the files the --history patterns name (--output itself left out: it
   is about to be replaced). Exits with one 'error:' line, before anything is timed, for a
@@ -66,11 +76,7 @@ def load(patterns, output):
   for path in paths:
     if os.path.abspath(path) == os.path.abspath(output):
       continue
-    try:
-      with open(path) as f:
-        report = json.load(f)
-    except (OSError, ValueError) as error:
-      errors.exit_with_error(f'--history={path}: expected a benchmark report (JSON): {error}')
+    report = read_report(path, f'--history={path}')
     if not isinstance(report, dict) or not figures(report):
       errors.exit_with_error(f'--history={path}: expected a benchmark report (JSON with '
                              'median/min/max figures)')

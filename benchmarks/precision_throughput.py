@@ -22,8 +22,8 @@ import tempfile
 from absl import app
 from absl import flags
 
-from benchmarks import _experiments as experiments
 from benchmarks import _across_runs as across_runs
+from benchmarks import _experiments as experiments
 from benchmarks import _timing as timing
 from foundations import console
 from foundations import errors

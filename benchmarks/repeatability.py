@@ -15,7 +15,6 @@ cannot show; and each run from the third on against the band of the runs before 
 benchmark given them as --history prints, benchmarks._across_runs).
 """
 
-import json
 import sys
 
 from benchmarks import _across_runs as history
@@ -40,14 +39,6 @@ def compare(first, second):
     one, two = ones[path], twos[path]
     rows.append(('/'.join(path), one, two, one['min'] <= two['median'] <= one['max']))
   return rows
-
-
-def _load(path):
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, ValueError) as error:
-    errors.exit_with_error(f'{path}: expected a benchmark report (JSON): {error}')
 
 
 def across_runs(reports):
@@ -97,7 +88,7 @@ def main(argv):
   if len(argv) < 2:
     errors.exit_with_error('usage: python -m benchmarks.repeatability FIRST.json SECOND.json '
                            '[MORE.json ...]')
-  reports = [_load(path) for path in argv]
+  reports = [history.read_report(path, path) for path in argv]
   comparisons = [(path, compare(reports[0], report))
                  for path, report in zip(argv[1:], reports[1:])]
   for path, rows in comparisons:
